@@ -1,0 +1,67 @@
+"""Database engine, the one session provider, and the migration entry point."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from sharing.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    if settings.is_sqlite:
+        _ensure_sqlite_directory(settings.database_url)
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(settings.database_url, pool_size=10, max_overflow=20)
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the gateway check read while a request writes; NORMAL is durable in WAL mode
+    # across application crashes, which is what a single-node hub needs.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions keep loaded objects usable after commit, so handlers can answer from them."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def session_scope(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """Yield one session per request; uncommitted work is rolled back when it closes."""
+    async with sessionmaker() as session:
+        yield session
+
+
+def run_migrations(settings: Settings, revision: str = "head") -> None:
+    """Upgrade the configured database to ``revision`` with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    if settings.is_sqlite:
+        _ensure_sqlite_directory(settings.database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, revision)

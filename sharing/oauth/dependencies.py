@@ -1,0 +1,61 @@
+"""Resolve the caller of an API request from its RFC 6750 bearer token (an RFC 9068 JWT)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sharing.errors import Unauthenticated
+from sharing.oauth.keys import InvalidToken, KeyRing
+from sharing.oauth.models import IssuedApiToken
+from sharing.parties.models import OAuthClient, Party
+from sharing.principal import Principal
+from sharing.settings import Settings
+
+API_TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if there is one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], session: AsyncSession, keyring: KeyRing, settings: Settings
+) -> Principal:
+    """Verify the API token and load who it speaks for; refuse revoked tokens and clients."""
+    token = bearer_token(request)
+    if token is None:
+        raise Unauthenticated("send an OAuth access token: 'Authorization: Bearer <token>'")
+    if not keyring.knows(token):
+        await keyring.load(session)  # another node may have rotated the key
+    claims = keyring.verify(token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
+    row = (
+        await session.execute(
+            select(IssuedApiToken.revoked_at, OAuthClient.active, OAuthClient.party_id,
+                   OAuthClient.member_id, Party.active)
+            .join(OAuthClient, OAuthClient.client_id == IssuedApiToken.client_id)  # type: ignore[arg-type]
+            .join(Party, Party.id == OAuthClient.party_id)  # type: ignore[arg-type]
+            .where(IssuedApiToken.jti == claims["jti"])
+        )
+    ).first()
+    if row is None:
+        raise InvalidToken("the token is unknown to this hub")
+    revoked_at, client_active, party_id, member_id, party_active = row
+    if revoked_at is not None:
+        raise InvalidToken("the token was revoked")
+    if not (client_active and party_active):
+        raise InvalidToken("the client or its party is deactivated")
+    return Principal(
+        party_id=uuid.UUID(str(party_id)),
+        client_id=str(claims["client_id"]),
+        member_id=uuid.UUID(str(member_id)) if member_id else None,
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        token_id=str(claims["jti"]),
+    )

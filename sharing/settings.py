@@ -1,0 +1,53 @@
+"""The hub's settings: one typed object read from ``SHARING_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+
+
+class Settings(BaseSettings):
+    """Everything an operator may configure. Built once and handed to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="SHARING_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/sharing.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
+    )
+    issuer: str = Field(
+        default="http://127.0.0.1:8000",
+        description="This hub's issuer identifier (RFC 8414); also the audience of API tokens.",
+    )
+    gateway_audience: str = Field(
+        default="urn:sharing:gateway:default",
+        description="Audience of access tokens: the media gateway that enforces them.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-change-me-0123456789abcdef"),
+        description="Encrypts signing keys at rest. Set a long random value in production.",
+    )
+    policy_dir: Path = Field(default=DEFAULT_POLICY_DIR)
+    api_token_lifetime_seconds: int = Field(default=900, ge=30, le=86_400)
+    access_token_max_lifetime_seconds: int = Field(default=3_600, ge=10, le=86_400)
+    key_rotation_overlap_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="How long a retired signing key stays in the JWKS so its tokens still verify.",
+    )
+    signing_algorithm: str = Field(default="ES256", pattern="^(ES256|RS256)$")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the configured database is the embedded SQLite backend."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def token_endpoint(self) -> str:
+        """The OAuth token endpoint's absolute URL, an accepted assertion audience."""
+        return f"{self.issuer}/oauth/token"
