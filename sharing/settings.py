@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a retired signing key stays in the JWKS so its tokens still verify.",
     )
+    key_refresh_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often each node re-reads the signing keys, to follow a rotation.",
+    )
     signing_algorithm: str = Field(default="ES256", pattern="^(ES256|RS256)$")
     log_level: str = Field(default="INFO")
 

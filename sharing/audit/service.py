@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sharing.audit.models import AuditEvent
 from sharing.principal import Actor
@@ -55,12 +56,12 @@ async def list_events(
     party_id: str | None = None,
 ) -> list[AuditEvent]:
     """Events in the order they were recorded, optionally narrowed."""
-    query = select(AuditEvent).where(AuditEvent.id > after_id)  # type: ignore[operator]
+    query = select(AuditEvent).where(col(AuditEvent.id) > after_id)
     if object_id is not None:
-        query = query.where(AuditEvent.object_id == object_id)
+        query = query.where(col(AuditEvent.object_id) == object_id)
     if actions:
-        query = query.where(AuditEvent.action.in_(actions))  # type: ignore[attr-defined]
+        query = query.where(col(AuditEvent.action).in_(actions))
     if party_id is not None:
-        query = query.where(AuditEvent.actor_party_id == party_id)
-    query = query.order_by(AuditEvent.id).limit(limit)  # type: ignore[arg-type]
+        query = query.where(col(AuditEvent.actor_party_id) == party_id)
+    query = query.order_by(col(AuditEvent.id)).limit(limit)
     return list((await session.execute(query)).scalars())

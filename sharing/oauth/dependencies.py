@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sharing.errors import Unauthenticated
 from sharing.oauth.keys import InvalidToken, KeyRing
@@ -38,11 +39,16 @@ async def provide_principal(
     claims = keyring.verify(token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
     row = (
         await session.execute(
-            select(IssuedApiToken.revoked_at, OAuthClient.active, OAuthClient.party_id,
-                   OAuthClient.member_id, Party.active)
-            .join(OAuthClient, OAuthClient.client_id == IssuedApiToken.client_id)  # type: ignore[arg-type]
-            .join(Party, Party.id == OAuthClient.party_id)  # type: ignore[arg-type]
-            .where(IssuedApiToken.jti == claims["jti"])
+            select(
+                col(IssuedApiToken.revoked_at),
+                col(OAuthClient.active),
+                col(OAuthClient.party_id),
+                col(OAuthClient.member_id),
+                col(Party.active),
+            )
+            .join(OAuthClient, col(OAuthClient.client_id) == col(IssuedApiToken.client_id))
+            .join(Party, col(Party.id) == col(OAuthClient.party_id))
+            .where(col(IssuedApiToken.jti) == claims["jti"])
         )
     ).first()
     if row is None:

@@ -1,7 +1,8 @@
 """The hub's signing keys: the one place that signs and verifies tokens.
 
-Keys live in the database with the private half encrypted by ``SecretBox``. One key is current; retired keys stay published in the JWKS for an
-overlap period so that tokens signed just before a rotation keep verifying.
+Keys live in the database with the private half encrypted by ``SecretBox``. One key is
+current; retired keys stay published in the JWKS for an overlap period so that tokens
+signed just before a rotation keep verifying.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from sharing.audit.service import record
 from sharing.clock import Clock, as_utc
@@ -77,11 +79,19 @@ class KeyRing:
         """Make a new current key; the old one stays published for the overlap period."""
         now = self._clock.now()
         overlap = timedelta(seconds=self._settings.key_rotation_overlap_seconds)
-        for row in (await session.execute(select(SigningKey).where(SigningKey.status == "current"))).scalars():
+        for row in (
+            await session.execute(select(SigningKey).where(col(SigningKey.status) == "current"))
+        ).scalars():
             row.status, row.retired_at, row.publish_until = "retired", now, now + overlap
-            record(session, at=now, actor=actor, action="signing_key.retired",
-                   object_type="signing_key", object_id=row.kid,
-                   details={"publish_until": (now + overlap).isoformat()})
+            record(
+                session,
+                at=now,
+                actor=actor,
+                action="signing_key.retired",
+                object_type="signing_key",
+                object_id=row.kid,
+                details={"publish_until": (now + overlap).isoformat()},
+            )
         new = await self._create_key(session, now, actor)
         await session.commit()
         await self.load(session)
@@ -101,12 +111,20 @@ class KeyRing:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        public_pem = private_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public_pem = (
+            private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         kid = secrets.token_urlsafe(12)
-        public_jwk = {**jwk.construct(public_pem, algorithm).to_dict(), "kid": kid,
-                      "use": "sig", "alg": algorithm}
+        public_jwk = {
+            **jwk.construct(public_pem, algorithm).to_dict(),
+            "kid": kid,
+            "use": "sig",
+            "alg": algorithm,
+        }
         row = SigningKey(
             kid=kid,
             algorithm=algorithm,
@@ -116,15 +134,27 @@ class KeyRing:
             created_at=now,
         )
         session.add(row)
-        record(session, at=now, actor=actor or Actor.system("keys"), action="signing_key.created",
-               object_type="signing_key", object_id=kid, details={"algorithm": algorithm})
+        record(
+            session,
+            at=now,
+            actor=actor or Actor.system("keys"),
+            action="signing_key.created",
+            object_type="signing_key",
+            object_id=kid,
+            details={"algorithm": algorithm},
+        )
         return row
 
     def _load_row(self, row: SigningKey) -> _LoadedKey:
         private_pem = self._box.decrypt(row.private_pem_encrypted)
         public_jwk = dict(row.public_jwk)
-        return _LoadedKey(row.kid, row.algorithm, private_pem, public_jwk,
-                          jwk.construct(public_jwk, row.algorithm))
+        return _LoadedKey(
+            row.kid,
+            row.algorithm,
+            private_pem,
+            public_jwk,
+            jwk.construct(public_jwk, row.algorithm),
+        )
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public keys, current first, as an RFC 7517 JWK Set."""
@@ -139,8 +169,15 @@ class KeyRing:
     def sign(self, claims: Mapping[str, Any], token_type: str = "JWT") -> str:
         """Sign ``claims`` with the current key, naming it in the ``kid`` header."""
         key = self._require_current()
-        return cast(str, jwt.encode(dict(claims), key.private_pem, algorithm=key.algorithm,
-                                    headers={"kid": key.kid, "typ": token_type}))
+        return cast(
+            str,
+            jwt.encode(
+                dict(claims),
+                key.private_pem,
+                algorithm=key.algorithm,
+                headers={"kid": key.kid, "typ": token_type},
+            ),
+        )
 
     def verify(self, token: str, *, audience: str, token_type: str | None = None) -> dict[str, Any]:
         """Verify signature (algorithm pinned to the key's), issuer, audience and expiry."""
@@ -150,15 +187,26 @@ class KeyRing:
             raise InvalidToken("the token is not a well-formed JWT") from exc
         key = self._published.get(str(header.get("kid")))
         if key is None:
-            raise InvalidToken("the token was not signed by a key of this hub", kid=header.get("kid"))
+            raise InvalidToken(
+                "the token was not signed by a key of this hub", kid=header.get("kid")
+            )
         if token_type is not None and header.get("typ") != token_type:
             raise InvalidToken(f"the token is not of type {token_type}")
         try:
             claims = jwt.decode(
-                token, key.verifier, algorithms=[key.algorithm], audience=audience,
+                token,
+                key.verifier,
+                algorithms=[key.algorithm],
+                audience=audience,
                 issuer=self._settings.issuer,
-                options={"require_exp": True, "require_iat": True, "require_jti": True,
-                         "require_aud": True, "require_iss": True, "leeway": 0},
+                options={
+                    "require_exp": True,
+                    "require_iat": True,
+                    "require_jti": True,
+                    "require_aud": True,
+                    "require_iss": True,
+                    "leeway": 0,
+                },
             )
         except JOSEError as exc:
             raise InvalidToken(f"the token was refused: {exc}") from exc

@@ -1,0 +1,71 @@
+"""HTTP routes a media gateway calls to check access tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sharing.clock import Clock
+from sharing.errors import problem_response
+from sharing.gateway.service import check_media_request, token_from
+from sharing.oauth.keys import KeyRing
+from sharing.settings import Settings
+
+
+class GatewayController(Controller):
+    """Subrequest target for nginx ``auth_request`` (see docs/gateway.md)."""
+
+    path = "/gateway"
+    tags = ["gateway"]
+
+    @get(
+        "/auth",
+        summary="Check an access token for one media request (nginx auth_request)",
+        description=(
+            "nginx sends the viewer's `Authorization` header and the original URI in "
+            "`X-Original-URI` (`/{live|footage}/{camera_id}/{file}`, token in the header or "
+            "the `token` query). Answers 204 to serve, 401 when the token is missing, "
+            "invalid, expired or revoked, 403 when it is valid but not for this camera, mode "
+            "or footage window. Every verdict is audited. Not an OAuth-protected API call: the "
+            "access token is the credential."
+        ),
+        security=[],
+        status_code=200,
+        responses={
+            204: ResponseSpec(None, description="Serve the file."),
+            401: ResponseSpec(None, description="Missing, invalid, expired or revoked token."),
+            403: ResponseSpec(None, description="Token valid but not for this media path."),
+        },
+    )
+    async def auth(
+        self,
+        request: Request[Any, Any, Any],
+        session: AsyncSession,
+        keyring: KeyRing,
+        settings: Settings,
+        clock: Clock,
+    ) -> Response[Any]:
+        """Answer the gateway's subrequest."""
+        original_uri = request.headers.get("x-original-uri", "")
+        verdict = await check_media_request(
+            session,
+            token=token_from(request.headers.get("authorization"), original_uri),
+            original_uri=original_uri,
+            keyring=keyring,
+            settings=settings,
+            clock=clock,
+        )
+        if verdict.allowed:
+            return Response(
+                None,
+                status_code=204,
+                headers={
+                    "X-Sharing-Camera": verdict.camera_id or "",
+                    "X-Sharing-Request": verdict.request_id or "",
+                },
+            )
+        slug = "invalid-token" if verdict.status == 401 else "forbidden"
+        return problem_response(verdict.status, slug, "Media access refused", verdict.reason, {})
