@@ -13,7 +13,7 @@ from sqlmodel import col
 from sharing.errors import Unauthenticated
 from sharing.oauth.keys import InvalidToken, KeyRing
 from sharing.oauth.models import IssuedApiToken
-from sharing.parties.models import OAuthClient, Party
+from sharing.parties.models import Member, OAuthClient, Party
 from sharing.principal import Principal
 from sharing.settings import Settings
 
@@ -34,8 +34,7 @@ async def provide_principal(
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("send an OAuth access token: 'Authorization: Bearer <token>'")
-    if not keyring.knows(token):
-        await keyring.load(session)  # another node may have rotated the key
+    await keyring.refresh_for(token, session)
     claims = keyring.verify(token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
     row = (
         await session.execute(
@@ -45,19 +44,21 @@ async def provide_principal(
                 col(OAuthClient.party_id),
                 col(OAuthClient.member_id),
                 col(Party.active),
+                col(Member.active),
             )
             .join(OAuthClient, col(OAuthClient.client_id) == col(IssuedApiToken.client_id))
             .join(Party, col(Party.id) == col(OAuthClient.party_id))
+            .outerjoin(Member, col(Member.id) == col(OAuthClient.member_id))
             .where(col(IssuedApiToken.jti) == claims["jti"])
         )
     ).first()
     if row is None:
         raise InvalidToken("the token is unknown to this hub")
-    revoked_at, client_active, party_id, member_id, party_active = row
+    revoked_at, client_active, party_id, member_id, party_active, member_active = row
     if revoked_at is not None:
         raise InvalidToken("the token was revoked")
-    if not (client_active and party_active):
-        raise InvalidToken("the client or its party is deactivated")
+    if not (client_active and party_active and member_active is not False):
+        raise InvalidToken("the client, its party or its member is deactivated")
     return Principal(
         party_id=uuid.UUID(str(party_id)),
         client_id=str(claims["client_id"]),

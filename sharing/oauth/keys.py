@@ -29,6 +29,8 @@ from sharing.oauth.models import SigningKey
 from sharing.principal import Actor
 from sharing.settings import Settings
 
+_MIN_RELOAD_INTERVAL = timedelta(seconds=1)
+
 
 class InvalidToken(Unauthenticated):
     """A token failed signature, algorithm, issuer, audience or expiry checks."""
@@ -212,12 +214,19 @@ class KeyRing:
             raise InvalidToken(f"the token was refused: {exc}") from exc
         return cast(dict[str, Any], claims)
 
-    def knows(self, token: str) -> bool:
-        """Whether the token names a key this ring holds (else reloading may help)."""
+    async def refresh_for(self, token: str, session: AsyncSession) -> None:
+        """Reload the keys if ``token`` names one this ring lacks (another node may have
+        rotated), at most once a second, so forged ``kid`` values cannot force a reload
+        per request."""
         try:
-            return str(jwt.get_unverified_header(token).get("kid")) in self._published
+            kid = str(jwt.get_unverified_header(token).get("kid"))
         except JOSEError:
-            return True  # malformed: reloading won't help
+            return  # malformed: verification will refuse it, reloading would not help
+        if kid in self._published:
+            return
+        loaded_at = self.loaded_at
+        if loaded_at is None or self._clock.now() - loaded_at >= _MIN_RELOAD_INTERVAL:
+            await self.load(session)
 
     def _require_current(self) -> _LoadedKey:
         if self._current is None:

@@ -1,0 +1,174 @@
+"""HTTP endpoints of the camera registry. Thin: each hands its input to the service.
+
+Which cameras a caller may see is the consent domain's rule; ``provide_visible_to`` asks it
+here, at the edge, so the registry's service stays below consent in the layering.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from litestar import Controller, get, patch, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sharing.cameras import service
+from sharing.cameras.schemas import (
+    TAG_PATTERN,
+    CameraCreate,
+    CameraPage,
+    CameraRead,
+    CameraSearch,
+    CameraStatus,
+    CameraUpdate,
+)
+from sharing.clock import Clock
+from sharing.consent.service import visible_cameras_clause
+from sharing.openapi import problem_responses
+from sharing.parties.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from sharing.principal import Principal
+from sharing.settings import Settings
+from sharing.vocabulary import Visibility
+
+CAMERA_ID = "/{camera_id:uuid}"
+
+
+def provide_visible_to(principal: Principal, clock: Clock) -> ColumnElement[bool] | None:
+    """The condition on ``Camera`` rows the caller may see; ``None`` (all) for admins."""
+    if principal.is_registry_admin:
+        return None
+    return visible_cameras_clause(principal.party_id, clock.now())
+
+
+class CameraController(Controller):
+    """The camera registry: register, search, read and change cameras."""
+
+    path = "/cameras"
+    tags = ("cameras",)
+    dependencies: Mapping[str, Provide] = {
+        "visible_to": Provide(provide_visible_to, sync_to_thread=False)
+    }
+
+    @post(
+        "/",
+        summary="Register a camera",
+        description="Register a camera for the caller's party (admins may name another owner). "
+        "The stream source is write-only: stored encrypted, never returned. Needs "
+        "`registry:write`. Audited as `camera.registered`.",
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def register_camera(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
+        settings: Settings,
+        data: CameraCreate,
+    ) -> CameraRead:
+        """Register a camera."""
+        return await service.register_camera(session, principal, data, clock, settings)
+
+    @get(
+        "/",
+        summary="Search cameras",
+        description="Cameras the caller may see (its own, public ones, and ones consented to "
+        "its party), filtered and paged, ordered by name then id. A bounding box needs all four "
+        "of min_lat, min_lon, max_lat, max_lon. Needs `registry:read`.",
+        responses=problem_responses(400, 401, 403, 422),
+    )
+    async def search_cameras(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        visible_to: ColumnElement[bool] | None,
+        owner_party_id: uuid.UUID | None = Parameter(
+            default=None, description="Only cameras of this party."
+        ),
+        tag: str | None = Parameter(
+            default=None,
+            pattern=TAG_PATTERN,
+            max_length=50,
+            description="Only cameras with this tag.",
+        ),
+        city: str | None = Parameter(default=None, max_length=100, description="City or regency."),
+        district: str | None = Parameter(default=None, max_length=100, description="District."),
+        village: str | None = Parameter(default=None, max_length=100, description="Village."),
+        rw: str | None = Parameter(default=None, max_length=10, description="Neighbourhood (RW)."),
+        visibility: Visibility | None = Parameter(default=None, description="Visibility."),
+        status: CameraStatus | None = Parameter(default=None, description="Camera status."),
+        min_lat: float | None = Parameter(
+            default=None, ge=-90, le=90, description="Bounding box: southern latitude."
+        ),
+        min_lon: float | None = Parameter(
+            default=None, ge=-180, le=180, description="Bounding box: western longitude."
+        ),
+        max_lat: float | None = Parameter(
+            default=None, ge=-90, le=90, description="Bounding box: northern latitude."
+        ),
+        max_lon: float | None = Parameter(
+            default=None, ge=-180, le=180, description="Bounding box: eastern longitude."
+        ),
+        limit: int = Parameter(
+            default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size."
+        ),
+        offset: int = Parameter(default=0, ge=0, description="How many cameras to skip."),
+    ) -> CameraPage:
+        """Search cameras."""
+        search = CameraSearch(
+            owner_party_id=owner_party_id,
+            tag=tag,
+            city=city,
+            district=district,
+            village=village,
+            rw=rw,
+            visibility=visibility,
+            status=status,
+            bbox=service.bounding_box(min_lat, min_lon, max_lat, max_lon),
+            limit=limit,
+            offset=offset,
+        )
+        return await service.search_cameras(session, principal, search, visible_to)
+
+    @get(
+        CAMERA_ID,
+        summary="Read a camera",
+        description="One camera the caller may see; 404 for cameras it may not see. Never "
+        "includes the stream source. Needs `registry:read`.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def get_camera(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        visible_to: ColumnElement[bool] | None,
+        camera_id: uuid.UUID,
+    ) -> CameraRead:
+        """Read a camera."""
+        return await service.get_camera(session, principal, camera_id, visible_to)
+
+    @patch(
+        CAMERA_ID,
+        summary="Change a camera",
+        description="Change a camera's name, address, tags, visibility, retention, status or "
+        "stream source. Only its owner party (or an admin); others get 403, or 404 if they may "
+        "not see it. Needs `registry:write`. Audited as `camera.updated` with the names of the "
+        "changed fields.",
+        responses=problem_responses(400, 401, 403, 404, 422),
+    )
+    async def update_camera(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        clock: Clock,
+        settings: Settings,
+        visible_to: ColumnElement[bool] | None,
+        camera_id: uuid.UUID,
+        data: CameraUpdate,
+    ) -> CameraRead:
+        """Change a camera."""
+        return await service.update_camera(
+            session, principal, camera_id, data, clock, settings, visible_to
+        )

@@ -1,0 +1,242 @@
+"""HTTP endpoints of the authorization server: token (RFC 6749 section 4.4), introspection
+(RFC 7662), revocation (RFC 7009), metadata (RFC 8414 section 3) and the JWKS (RFC 7517).
+
+The handlers only read the form and the Authorization header and hand them to
+``sharing.oauth.server``; they take no ``principal``, since clients authenticate here with
+their own credentials.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sharing.clock import Clock
+from sharing.oauth.keys import KeyRing
+from sharing.oauth.schemas import (
+    AuthorizationServerMetadata,
+    IntrospectionResponse,
+    JsonWebKeySet,
+    OAuthErrorBody,
+    TokenForm,
+    TokenRequest,
+    TokenResponse,
+)
+from sharing.oauth.server import (
+    INTROSPECTION_PATH,
+    JWKS_MAX_AGE_SECONDS,
+    JWKS_PATH,
+    METADATA_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    ClientCall,
+    OAuthResponse,
+    introspect_token,
+    issue_token,
+    published_keys,
+    revoke_token,
+    server_metadata,
+)
+from sharing.openapi import problem_responses
+from sharing.settings import Settings
+
+TAGS = ["oauth"]
+
+_CLIENT_AUTH = (
+    "The client authenticates with HTTP Basic (`client_secret_basic`) or with a signed "
+    "assertion (`private_key_jwt`, RFC 7523 section 2.2: `client_assertion_type` and "
+    "`client_assertion` form fields), whichever it is registered for. "
+)
+_OAUTH_ERRORS = (
+    "Errors use the RFC 6749 section 5.2 JSON shape (`error`, `error_description`) that OAuth "
+    "clients parse, not RFC 9457 problem documents: the one documented exception at this hub."
+)
+_ERROR_RESPONSES = {
+    400: ResponseSpec(
+        OAuthErrorBody,
+        description="invalid_request, invalid_client (assertion refused, replayed or expired), "
+        "invalid_grant, invalid_scope, unauthorized_client, unsupported_grant_type or "
+        "unsupported_token_type (RFC 6749 section 5.2).",
+        generate_examples=False,
+    ),
+    401: ResponseSpec(
+        OAuthErrorBody,
+        description="invalid_client: HTTP Basic client authentication failed (RFC 6749 "
+        "section 5.2), or the client is unknown or deactivated.",
+        generate_examples=False,
+    ),
+}
+
+_FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+def _call(request: Request[Any, Any, Any], form: TokenRequest | TokenForm) -> ClientCall:
+    fields = {name: value for name, value in form.model_dump().items() if value is not None}
+    return ClientCall(form=fields, authorization=request.headers.get("authorization"))
+
+
+def _respond(result: OAuthResponse) -> Response[dict[str, object]]:
+    return Response(
+        result.body,
+        status_code=result.status_code,
+        headers=result.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def _responses(success: ResponseSpec) -> dict[int, ResponseSpec]:
+    # 422 is Litestar's form validation (a field too long, a repeated field): a problem body.
+    return {200: success, **_ERROR_RESPONSES, **problem_responses(422)}
+
+
+@post(
+    TOKEN_PATH,
+    status_code=200,
+    summary="Issue an API access token (client credentials)",
+    description=(
+        "RFC 6749 section 4.4 client credentials grant. Returns an RFC 9068 JWT access token "
+        "for this hub's API, signed with the key published in the JWKS. The scope is a subset "
+        "of the client's registered scopes; without `scope` the client gets all of them. "
+        + _CLIENT_AUTH
+        + _OAUTH_ERRORS
+    ),
+    tags=TAGS,
+    security=[{}],  # no bearer token: clients authenticate with their own credentials
+    responses=_responses(
+        ResponseSpec(
+            TokenResponse,
+            description="The access token (RFC 6749 section 5.1).",
+            generate_examples=False,
+        )
+    ),
+)
+async def token(
+    request: Request[Any, Any, Any],
+    data: Annotated[TokenRequest, _FORM],
+    session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
+    keyring: NamedDependency[KeyRing],
+) -> Response[dict[str, object]]:
+    """Issue an API token to an authenticated client."""
+    call = _call(request, data)
+    return _respond(
+        await issue_token(session, call, settings=settings, clock=clock, keyring=keyring)
+    )
+
+
+@post(
+    INTROSPECTION_PATH,
+    status_code=200,
+    summary="Introspect a token",
+    description=(
+        "RFC 7662 token introspection, for API access tokens and gateway access tokens. A "
+        "client may introspect the tokens issued to it and the access tokens it requested; a "
+        "client with scope `registry:admin` may introspect any. Unknown, expired, revoked and "
+        'other clients\' tokens all answer `{"active": false}`. ' + _CLIENT_AUTH + _OAUTH_ERRORS
+    ),
+    tags=TAGS,
+    security=[{}],  # no bearer token: clients authenticate with their own credentials
+    responses=_responses(
+        ResponseSpec(
+            IntrospectionResponse,
+            description="Whether the token "
+            "is active, and its claims if it is (RFC 7662 section "
+            "2.2).",
+            generate_examples=False,
+        )
+    ),
+)
+async def introspect(
+    request: Request[Any, Any, Any],
+    data: Annotated[TokenForm, _FORM],
+    session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
+    keyring: NamedDependency[KeyRing],
+) -> Response[dict[str, object]]:
+    """Tell an authenticated client whether a token is active."""
+    call = _call(request, data)
+    return _respond(
+        await introspect_token(session, call, settings=settings, clock=clock, keyring=keyring)
+    )
+
+
+@post(
+    REVOCATION_PATH,
+    status_code=200,
+    summary="Revoke a token",
+    description=(
+        "RFC 7009 token revocation. A client revokes an API token issued to it, or a gateway "
+        "access token it requested (the gateway then refuses it). Unknown, malformed and "
+        "expired tokens answer 200 as well, as RFC 7009 section 2.2 requires; another "
+        "client's token answers invalid_grant. " + _CLIENT_AUTH + _OAUTH_ERRORS
+    ),
+    tags=TAGS,
+    security=[{}],  # no bearer token: clients authenticate with their own credentials
+    responses=_responses(ResponseSpec(None, description="Revoked, or nothing to revoke.")),
+)
+async def revoke(
+    request: Request[Any, Any, Any],
+    data: Annotated[TokenForm, _FORM],
+    session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
+    keyring: NamedDependency[KeyRing],
+) -> Response[dict[str, object]]:
+    """Revoke one of the authenticated client's tokens."""
+    call = _call(request, data)
+    return _respond(
+        await revoke_token(session, call, settings=settings, clock=clock, keyring=keyring)
+    )
+
+
+@get(
+    METADATA_PATH,
+    summary="Authorization server metadata",
+    description=(
+        "RFC 8414 section 3 metadata: endpoints, grant types, client authentication methods "
+        "and algorithms, scopes. Peers and clients discover the hub from it."
+    ),
+    tags=TAGS,
+    security=[{}],  # public: discovery needs no credentials
+    cache_control=CacheControlHeader(max_age=JWKS_MAX_AGE_SECONDS, public=True),
+)
+async def metadata(settings: NamedDependency[Settings]) -> AuthorizationServerMetadata:
+    """This hub's authorization server metadata."""
+    return server_metadata(settings)
+
+
+@get(
+    JWKS_PATH,
+    summary="The hub's public signing keys",
+    description=(
+        "RFC 7517 JWK Set of the keys that sign the hub's API tokens and access tokens: "
+        "the current key first, and retired keys during their overlap period. "
+        "Cache it briefly; fetch it again on an unknown `kid`."
+    ),
+    tags=TAGS,
+    security=[{}],  # public: discovery needs no credentials
+    cache_control=CacheControlHeader(max_age=JWKS_MAX_AGE_SECONDS, public=True),
+    responses={
+        200: ResponseSpec(JsonWebKeySet, description="The JWK Set.", generate_examples=False)
+    },
+)
+async def jwks(
+    session: NamedDependency[AsyncSession],
+    keyring: NamedDependency[KeyRing],
+    clock: NamedDependency[Clock],
+) -> dict[str, list[dict[str, Any]]]:
+    """The published signing keys."""
+    return await published_keys(session, keyring, clock)
+
+
+oauth_handlers: list[HTTPRouteHandler] = [token, introspect, revoke, metadata, jwks]

@@ -1,0 +1,1 @@
+"""Tests of the registry: parties, members, OAuth clients and cameras, over HTTP."""
