@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable  # Litestar checks injected values with isinstance
 class Clock(Protocol):
     """Something that tells the current time, always timezone-aware UTC."""
 

@@ -32,7 +32,7 @@ class GatewayController(Controller):
             "or footage window. Every verdict is audited. Not an OAuth-protected API call: the "
             "access token is the credential."
         ),
-        security=[],
+        security=[{}],  # the access token is the credential, not an API token
         status_code=200,
         responses={
             204: ResponseSpec(None, description="Serve the file."),

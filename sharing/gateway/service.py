@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jose import jwt
+from jose.exceptions import JOSEError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -42,6 +44,7 @@ class GatewayVerdict:
     jti: str | None = None
     camera_id: str | None = None
     request_id: str | None = None
+    claimed_jti: str | None = None  # from a token that failed verification: a lead, not a fact
 
     @property
     def allowed(self) -> bool:
@@ -83,6 +86,7 @@ async def check_media_request(
             "camera_id": verdict.camera_id,
             "request_id": verdict.request_id,
             "reason": verdict.reason,
+            "claimed_jti": verdict.claimed_jti,
         },
     )
     await session.commit()
@@ -102,12 +106,13 @@ async def _judge(
         return GatewayVerdict(403, "not a media path this gateway serves")
     if token is None:
         return GatewayVerdict(401, "no access token", camera_id=path["camera"])
-    if not keyring.knows(token):
-        await keyring.load(session)
+    await keyring.refresh_for(token, session)
     try:
         claims = keyring.verify(token, audience=settings.gateway_audience)
     except Unauthenticated as exc:
-        return GatewayVerdict(401, exc.detail, camera_id=path["camera"])
+        return GatewayVerdict(
+            401, exc.detail, camera_id=path["camera"], claimed_jti=_unverified_jti(token)
+        )
     verdict = _match_claims(claims, path["mode"], path["camera"].lower(), path["file"])
     if not verdict.allowed:
         return verdict
@@ -119,6 +124,14 @@ async def _judge(
             401, "the token was revoked", verdict.jti, verdict.camera_id, verdict.request_id
         )
     return verdict
+
+
+def _unverified_jti(token: str) -> str | None:
+    try:
+        jti = jwt.get_unverified_claims(token).get("jti")
+    except JOSEError:
+        return None
+    return str(jti)[:64] if jti is not None else None
 
 
 def _match_claims(claims: dict[str, Any], mode: str, camera: str, file: str) -> GatewayVerdict:
