@@ -57,7 +57,7 @@ PURPOSE_LABELS: dict[Purpose, tuple[str, str]] = {
 
 
 class Visibility(StrEnum):
-    """Who may find a camera in search."""
+    """Who may find the camera: owner and consented parties (private, partners) or all (public)."""
 
     PRIVATE = "private"
     PARTNERS = "partners"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from sharing.app import create_app
@@ -30,3 +33,18 @@ def test_every_operation_has_a_summary_and_documents_its_errors(repo_root: Path)
                 continue  # a public document with no input (JWKS, metadata) has no 4xx to give
             errors = [code for code in operation["responses"] if code.startswith(("4", "5"))]
             assert errors, f"{method.upper()} {path} documents no error response"
+
+
+def test_openapi_document_does_not_depend_on_hash_seed(tmp_path: Path) -> None:
+    outputs = []
+    for seed in ("1", "2", "3"):
+        target = tmp_path / f"openapi-{seed}.json"
+        subprocess.run(
+            [sys.executable, "-m", "sharing.cli", "openapi", "--output", str(target)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        outputs.append(target.read_text())
+    assert outputs[0] == outputs[1] == outputs[2], "the generated document is not deterministic"

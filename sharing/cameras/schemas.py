@@ -36,6 +36,13 @@ Tag = Annotated[
 ]
 
 
+# Litestar copies a field's description onto the enum's shared OpenAPI component, so every
+# field of one enum type carries the enum's own text, or the document would change from run
+# to run.
+_VISIBILITY = Visibility.__doc__ or ""
+_STATUS = "Where a camera is in its life."
+
+
 class CameraStatus(StrEnum):
     """Where a camera is in its life."""
 
@@ -101,8 +108,7 @@ class CameraCreate(BaseModel):
     )
     visibility: Visibility = Field(
         default=Visibility.PRIVATE,
-        description="Who may find the camera: only its owner and consented parties (private, "
-        "partners) or everyone (public).",
+        description=_VISIBILITY,
         examples=["private"],
     )
     retention_days: int = Field(
@@ -156,14 +162,12 @@ class CameraUpdate(BaseModel):
         examples=[["shop", "street"]],
     )
     visibility: Visibility | None = Field(
-        default=None, description="Who may find the camera.", examples=["public"]
+        default=None, description=_VISIBILITY, examples=["public"]
     )
     retention_days: int | None = Field(
         default=None, ge=1, le=3650, description="How long recordings are kept.", examples=[14]
     )
-    status: CameraStatus | None = Field(
-        default=None, description="Where the camera is in its life.", examples=["maintenance"]
-    )
+    status: CameraStatus | None = Field(default=None, description=_STATUS, examples=["maintenance"])
     stream_source: SecretStr | None = Field(
         default=None,
         description="A new stream source URL, or null to forget it. Write-only.",
@@ -223,9 +227,9 @@ class CameraRead(BaseModel):
     name: str = Field(description="A name people recognize.", examples=["Toko Sinar - depan"])
     location: CameraLocation = Field(description="Where the camera is.")
     tags: list[str] = Field(description="The camera's tags, sorted.", examples=[["shop"]])
-    visibility: Visibility = Field(description="Who may find the camera.", examples=["private"])
+    visibility: Visibility = Field(description=_VISIBILITY, examples=["private"])
     retention_days: int = Field(description="How long recordings are kept.", examples=[30])
-    status: CameraStatus = Field(description="Where the camera is in its life.")
+    status: CameraStatus = Field(description=_STATUS)
     created_at: datetime = Field(description="When the camera was registered (UTC).")
     updated_at: datetime = Field(description="When the camera last changed (UTC).")
     has_stream_source: bool = Field(

@@ -186,7 +186,9 @@ class ClientRead(BaseModel):
     party_id: uuid.UUID = Field(description="The party the client acts for.")
     member_id: uuid.UUID | None = Field(description="The member the client acts for, if any.")
     name: str = Field(description="What the software is.")
-    auth_method: ClientAuthMethod = Field(description="How the client authenticates.")
+    auth_method: ClientAuthMethod = Field(
+        description="How the client authenticates; private_key_jwt is preferred."
+    )
     jwks: dict[str, object] | None = Field(description="The client's public keys, if any.")
     scopes: list[str] = Field(
         description="The scopes the client may ask for.", examples=[["registry:read"]]

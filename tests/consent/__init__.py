@@ -1,0 +1,1 @@
+"""Tests of the consent domain: policy templates, decisions, agreements and consents."""
