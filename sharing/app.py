@@ -19,8 +19,8 @@ from sharing.access.routes import AccessRequestController
 from sharing.audit.routes import AuditController
 from sharing.cameras.routes import CameraController
 from sharing.clock import Clock, SystemClock
-from sharing.consent.policy import PolicyLibrary, load_policy_library
 from sharing.consent.routes import AgreementController, ConsentController, PolicyController
+from sharing.consent.templates import PolicyLibrary, load_policy_library
 from sharing.db import create_engine, create_sessionmaker, session_scope
 from sharing.errors import problem_handlers
 from sharing.gateway.routes import GatewayController

@@ -18,7 +18,7 @@ from sharing.access.schemas import (
     AccessRequestRead,
 )
 from sharing.clock import Clock, as_utc
-from sharing.consent.policy import PolicyLibrary
+from sharing.consent.templates import PolicyLibrary
 from sharing.oauth.keys import KeyRing
 from sharing.openapi import problem_responses
 from sharing.principal import Principal

@@ -19,8 +19,10 @@ from sharing.access.models import AccessRequest, AccessToken, TokenConsent
 from sharing.access.schemas import AccessRequestCreate
 from sharing.audit.service import record
 from sharing.clock import Clock
-from sharing.consent.policy import Decision, PolicyLibrary, RequestFacts, decide
-from sharing.consent.service import decision_inputs
+from sharing.consent.decision_inputs import decision_inputs
+from sharing.consent.facts import Decision, RequestFacts
+from sharing.consent.policy import decide
+from sharing.consent.templates import PolicyLibrary
 from sharing.errors import AccessDenied, NotFound
 from sharing.oauth.keys import KeyRing
 from sharing.parties.models import Party

@@ -26,7 +26,7 @@ from sharing.cameras.schemas import (
     CameraUpdate,
 )
 from sharing.clock import Clock
-from sharing.consent.service import visible_cameras_clause
+from sharing.consent.decision_inputs import visible_cameras_clause
 from sharing.openapi import problem_responses
 from sharing.parties.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from sharing.principal import Principal

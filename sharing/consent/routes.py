@@ -1,7 +1,8 @@
 """HTTP routes of the consent domain: agreements, consents and policy templates.
 
-Handlers are thin: they pass the caller and the input to ``sharing.consent.service``, which
-checks scopes and object-level access and raises ``sharing.errors`` types.
+Handlers are thin: they pass the caller and the input to ``sharing.consent.agreements`` or
+``sharing.consent.service``, which check scopes and object-level access and raise
+``sharing.errors`` types.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.clock import Clock
-from sharing.consent import service
-from sharing.consent.policy import ConsentStatus, PolicyLibrary
+from sharing.consent import agreements, service
+from sharing.consent.facts import ConsentStatus
 from sharing.consent.schemas import (
     AgreementCreate,
     AgreementRead,
@@ -26,6 +27,7 @@ from sharing.consent.schemas import (
     ConsentRevoke,
     PolicyRead,
 )
+from sharing.consent.templates import PolicyLibrary
 from sharing.errors import NotFound
 from sharing.openapi import problem_responses
 from sharing.principal import Principal
@@ -54,7 +56,7 @@ class AgreementController(Controller):
         data: AgreementCreate,
     ) -> AgreementRead:
         """Register a legal instrument."""
-        return await service.register_agreement(session, principal, data, clock, policies)
+        return await agreements.register_agreement(session, principal, data, clock, policies)
 
     @get(
         "/",
@@ -67,7 +69,7 @@ class AgreementController(Controller):
         self, session: AsyncSession, principal: Principal
     ) -> list[AgreementRead]:
         """List the caller's agreements."""
-        return await service.list_agreements(session, principal)
+        return await agreements.list_agreements(session, principal)
 
     @get(
         "/{agreement_id:uuid}",
@@ -79,7 +81,7 @@ class AgreementController(Controller):
         self, session: AsyncSession, principal: Principal, agreement_id: UUID
     ) -> AgreementRead:
         """Read one agreement."""
-        return await service.get_agreement(session, principal, agreement_id)
+        return await agreements.get_agreement(session, principal, agreement_id)
 
 
 class ConsentController(Controller):

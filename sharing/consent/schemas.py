@@ -8,7 +8,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from sharing.cameras.schemas import TAG_PATTERN
-from sharing.consent.policy import CameraSelector, ConsentStatus, PolicyTemplate
+from sharing.consent.facts import CameraSelector, ConsentStatus
+from sharing.consent.templates import PolicyTemplate
 from sharing.vocabulary import (
     PURPOSE_LABELS,
     AgreementKind,

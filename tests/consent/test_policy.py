@@ -11,16 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sharing.consent.policy import (
+from sharing.consent.facts import (
     AgreementFacts,
     CameraFacts,
     ConsentFacts,
     Decision,
-    PolicyLibrary,
     RequestFacts,
-    decide,
-    load_policy_library,
 )
+from sharing.consent.policy import decide
+from sharing.consent.templates import PolicyLibrary, load_policy_library
 from sharing.settings import DEFAULT_POLICY_DIR
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sharing.consent.policy import PolicyFileError, load_policy_library
+from sharing.consent.templates import PolicyFileError, load_policy_library
 from sharing.settings import DEFAULT_POLICY_DIR
 from sharing.vocabulary import Mode, PartyKind, Purpose
 
