@@ -2,17 +2,18 @@
 (RFC 7662), revocation (RFC 7009), metadata (RFC 8414 section 3) and the JWKS (RFC 7517).
 
 The handlers only read the form and the Authorization header and hand them to
-``sharing.oauth.server``; they take no ``principal``, since clients authenticate here with
+``sharing.oauth.service``; they take no ``principal``, since clients authenticate here with
 their own credentials.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType, RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -21,8 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.clock import Clock
 from sharing.oauth.keys import KeyRing
+from sharing.oauth.rfc8414 import (
+    INTROSPECTION_PATH,
+    JWKS_PATH,
+    METADATA_PATH,
+    REVOCATION_PATH,
+    TOKEN_PATH,
+    server_metadata,
+)
 from sharing.oauth.schemas import (
     AuthorizationServerMetadata,
+    ClientAssertionForm,
     IntrospectionResponse,
     JsonWebKeySet,
     OAuthErrorBody,
@@ -30,21 +40,8 @@ from sharing.oauth.schemas import (
     TokenRequest,
     TokenResponse,
 )
-from sharing.oauth.server import (
-    INTROSPECTION_PATH,
-    JWKS_MAX_AGE_SECONDS,
-    JWKS_PATH,
-    METADATA_PATH,
-    REVOCATION_PATH,
-    TOKEN_PATH,
-    ClientCall,
-    OAuthResponse,
-    introspect_token,
-    issue_token,
-    published_keys,
-    revoke_token,
-    server_metadata,
-)
+from sharing.oauth.server import ClientCall, OAuthEndpoint
+from sharing.oauth.service import JWKS_MAX_AGE_SECONDS, published_keys, run_endpoint
 from sharing.openapi import problem_responses
 from sharing.settings import Settings
 
@@ -78,125 +75,120 @@ _ERROR_RESPONSES = {
 _FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
-def _call(request: Request[Any, Any, Any], form: TokenRequest | TokenForm) -> ClientCall:
-    fields = {name: value for name, value in form.model_dump().items() if value is not None}
-    return ClientCall(form=fields, authorization=request.headers.get("authorization"))
+@dataclass(frozen=True, slots=True)
+class TokenEndpoints:
+    """The token, introspection and revocation endpoints, over one request's session."""
+
+    session: AsyncSession
+    settings: Settings
+    clock: Clock
+    keyring: KeyRing
+
+    async def answer(
+        self,
+        endpoint: OAuthEndpoint,
+        request: Request[Any, Any, Any],
+        form: ClientAssertionForm,
+    ) -> Response[dict[str, object]]:
+        """Run ``endpoint`` on the form and the Authorization header; return its response."""
+        fields = {name: value for name, value in form.model_dump().items() if value is not None}
+        call = ClientCall(form=fields, authorization=request.headers.get("authorization"))
+        result = await run_endpoint(
+            endpoint,
+            self.session,
+            call,
+            settings=self.settings,
+            clock=self.clock,
+            keyring=self.keyring,
+        )
+        return Response(
+            result.body,
+            status_code=result.status_code,
+            headers=result.headers,
+            media_type=MediaType.JSON,
+        )
 
 
-def _respond(result: OAuthResponse) -> Response[dict[str, object]]:
-    return Response(
-        result.body,
-        status_code=result.status_code,
-        headers=result.headers,
-        media_type=MediaType.JSON,
+def _oauth_post(path: str, *, summary: str, description: str, success: ResponseSpec) -> post:
+    """The route decorator of an endpoint where clients post a form with their credentials."""
+    return post(
+        path,
+        status_code=200,
+        summary=summary,
+        description=description + _CLIENT_AUTH + _OAUTH_ERRORS,
+        tags=TAGS,
+        security=[{}],  # no bearer token: clients authenticate with their own credentials
+        # 422 is Litestar's form validation (a field too long, a repeated field): a problem body.
+        responses={200: success, **_ERROR_RESPONSES, **problem_responses(422)},
+        dependencies={"endpoints": Provide(TokenEndpoints, sync_to_thread=False)},
     )
 
 
-def _responses(success: ResponseSpec) -> dict[int, ResponseSpec]:
-    # 422 is Litestar's form validation (a field too long, a repeated field): a problem body.
-    return {200: success, **_ERROR_RESPONSES, **problem_responses(422)}
-
-
-@post(
+@_oauth_post(
     TOKEN_PATH,
-    status_code=200,
     summary="Issue an API access token (client credentials)",
     description=(
         "RFC 6749 section 4.4 client credentials grant. Returns an RFC 9068 JWT access token "
         "for this hub's API, signed with the key published in the JWKS. The scope is a subset "
         "of the client's registered scopes; without `scope` the client gets all of them. "
-        + _CLIENT_AUTH
-        + _OAUTH_ERRORS
     ),
-    tags=TAGS,
-    security=[{}],  # no bearer token: clients authenticate with their own credentials
-    responses=_responses(
-        ResponseSpec(
-            TokenResponse,
-            description="The access token (RFC 6749 section 5.1).",
-            generate_examples=False,
-        )
+    success=ResponseSpec(
+        TokenResponse,
+        description="The access token (RFC 6749 section 5.1).",
+        generate_examples=False,
     ),
 )
 async def token(
     request: Request[Any, Any, Any],
     data: Annotated[TokenRequest, _FORM],
-    session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    clock: NamedDependency[Clock],
-    keyring: NamedDependency[KeyRing],
+    endpoints: NamedDependency[TokenEndpoints],
 ) -> Response[dict[str, object]]:
     """Issue an API token to an authenticated client."""
-    call = _call(request, data)
-    return _respond(
-        await issue_token(session, call, settings=settings, clock=clock, keyring=keyring)
-    )
+    return await endpoints.answer("token", request, data)
 
 
-@post(
+@_oauth_post(
     INTROSPECTION_PATH,
-    status_code=200,
     summary="Introspect a token",
     description=(
         "RFC 7662 token introspection, for API access tokens and gateway access tokens. A "
         "client may introspect the tokens issued to it and the access tokens it requested; a "
         "client with scope `registry:admin` may introspect any. Unknown, expired, revoked and "
-        'other clients\' tokens all answer `{"active": false}`. ' + _CLIENT_AUTH + _OAUTH_ERRORS
+        'other clients\' tokens all answer `{"active": false}`. '
     ),
-    tags=TAGS,
-    security=[{}],  # no bearer token: clients authenticate with their own credentials
-    responses=_responses(
-        ResponseSpec(
-            IntrospectionResponse,
-            description="Whether the token "
-            "is active, and its claims if it is (RFC 7662 section "
-            "2.2).",
-            generate_examples=False,
-        )
+    success=ResponseSpec(
+        IntrospectionResponse,
+        description="Whether the token is active, and its claims if it is (RFC 7662 section 2.2).",
+        generate_examples=False,
     ),
 )
 async def introspect(
     request: Request[Any, Any, Any],
     data: Annotated[TokenForm, _FORM],
-    session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    clock: NamedDependency[Clock],
-    keyring: NamedDependency[KeyRing],
+    endpoints: NamedDependency[TokenEndpoints],
 ) -> Response[dict[str, object]]:
     """Tell an authenticated client whether a token is active."""
-    call = _call(request, data)
-    return _respond(
-        await introspect_token(session, call, settings=settings, clock=clock, keyring=keyring)
-    )
+    return await endpoints.answer("introspection", request, data)
 
 
-@post(
+@_oauth_post(
     REVOCATION_PATH,
-    status_code=200,
     summary="Revoke a token",
     description=(
         "RFC 7009 token revocation. A client revokes an API token issued to it, or a gateway "
         "access token it requested (the gateway then refuses it). Unknown, malformed and "
         "expired tokens answer 200 as well, as RFC 7009 section 2.2 requires; another "
-        "client's token answers invalid_grant. " + _CLIENT_AUTH + _OAUTH_ERRORS
+        "client's token answers invalid_grant. "
     ),
-    tags=TAGS,
-    security=[{}],  # no bearer token: clients authenticate with their own credentials
-    responses=_responses(ResponseSpec(None, description="Revoked, or nothing to revoke.")),
+    success=ResponseSpec(None, description="Revoked, or nothing to revoke."),
 )
 async def revoke(
     request: Request[Any, Any, Any],
     data: Annotated[TokenForm, _FORM],
-    session: NamedDependency[AsyncSession],
-    settings: NamedDependency[Settings],
-    clock: NamedDependency[Clock],
-    keyring: NamedDependency[KeyRing],
+    endpoints: NamedDependency[TokenEndpoints],
 ) -> Response[dict[str, object]]:
     """Revoke one of the authenticated client's tokens."""
-    call = _call(request, data)
-    return _respond(
-        await revoke_token(session, call, settings=settings, clock=clock, keyring=keyring)
-    )
+    return await endpoints.answer("revocation", request, data)
 
 
 @get(

@@ -24,6 +24,14 @@ def client_auth(hub: RunningHub, name: str) -> tuple[dict[str, str], tuple[str, 
     return {}, (demo.client_id, demo.secret or "")
 
 
+def request_token(
+    hub: RunningHub, *, auth: tuple[str, str] | None = None, **form: str
+) -> httpx.Response:
+    """POST a client credentials token request; ``form`` adds fields or replaces the grant."""
+    data = {"grant_type": "client_credentials", **form}
+    return httpx.post(f"{hub.url}/oauth/token", data=data, auth=auth, timeout=10)
+
+
 def post_as(hub: RunningHub, name: str, path: str, form: dict[str, str]) -> httpx.Response:
     """POST ``form`` to an OAuth endpoint, authenticated as demo client ``name``."""
     extra, auth = client_auth(hub, name)

@@ -17,19 +17,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
 
 from tests.hubprocess import RunningHub
-from tests.oauth import CLIENT_ASSERTION_TYPE, claims_of
+from tests.oauth import CLIENT_ASSERTION_TYPE, claims_of, request_token
 
 POLDA = "polda_cc"
 
 
-def _exchange(hub: RunningHub, assertion: str, **form: str) -> httpx.Response:
-    data = {
-        "grant_type": "client_credentials",
-        "client_assertion_type": CLIENT_ASSERTION_TYPE,
-        "client_assertion": assertion,
+def _exchange(
+    hub: RunningHub, assertion: str, auth: tuple[str, str] | None = None, **form: str
+) -> httpx.Response:
+    """Ask for a token with ``assertion`` as the client's credentials."""
+    return request_token(
+        hub,
+        auth=auth,
+        client_assertion_type=CLIENT_ASSERTION_TYPE,
+        client_assertion=assertion,
         **form,
-    }
-    return httpx.post(f"{hub.url}/oauth/token", data=data, timeout=10)
+    )
 
 
 def _assert_refused(response: httpx.Response) -> None:
@@ -102,16 +105,7 @@ def test_assertion_valid_for_a_day_is_refused(hub: RunningHub) -> None:
 
 def test_assertion_together_with_a_secret_is_refused(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
-    response = httpx.post(
-        f"{hub.url}/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_assertion_type": CLIENT_ASSERTION_TYPE,
-            "client_assertion": hub.client_assertion(POLDA),
-        },
-        auth=(demo.client_id, demo.secret or ""),
-        timeout=10,
-    )
+    response = _exchange(hub, hub.client_assertion(POLDA), auth=(demo.client_id, demo.secret or ""))
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -187,11 +181,4 @@ def test_secret_client_cannot_authenticate_with_an_assertion(hub: RunningHub) ->
 
 def test_assertion_client_cannot_fall_back_to_a_secret(hub: RunningHub) -> None:
     polda = hub.city.clients[POLDA].client_id
-    response = httpx.post(
-        f"{hub.url}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(polda, "guess"),
-        timeout=10,
-    )
-
-    _assert_refused(response)
+    _assert_refused(request_token(hub, auth=(polda, "guess")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from sharing.oauth.server import MetadataValidator
+from sharing.oauth.rfc8414 import MetadataValidator
 from sharing.vocabulary import Scope
 from tests.hubprocess import RunningHub
 from tests.oauth import header_of

@@ -6,21 +6,13 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.crypto import hash_client_secret, new_client_secret
 from sharing.parties.models import OAuthClient, Party
 from tests.hubprocess import RunningHub
-from tests.oauth import claims_of, header_of, introspect
-
-
-def _token_request(hub: RunningHub, auth: tuple[str, str] | None, **form: str) -> httpx.Response:
-    return httpx.post(
-        f"{hub.url}/oauth/token",
-        data={"grant_type": "client_credentials", **form},
-        auth=auth,
-        timeout=10,
-    )
+from tests.oauth import claims_of, header_of, introspect, request_token
 
 
 def _register_client(
@@ -60,7 +52,7 @@ def _register_client(
 
 def test_officer_client_gets_a_token_that_works_on_the_api(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
-    response = _token_request(hub, (demo.client_id, demo.secret or ""))
+    response = request_token(hub, auth=(demo.client_id, demo.secret or ""))
 
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -82,7 +74,7 @@ def test_officer_client_gets_a_token_that_works_on_the_api(hub: RunningHub) -> N
 
 def test_client_may_narrow_its_token_to_some_of_its_scopes(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
-    response = _token_request(hub, (demo.client_id, demo.secret or ""), scope="registry:read")
+    response = request_token(hub, auth=(demo.client_id, demo.secret or ""), scope="registry:read")
 
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "registry:read"
@@ -91,7 +83,7 @@ def test_client_may_narrow_its_token_to_some_of_its_scopes(hub: RunningHub) -> N
 
 def test_wrong_secret_is_refused_as_invalid_client(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
-    response = _token_request(hub, (demo.client_id, "not-the-secret"))
+    response = request_token(hub, auth=(demo.client_id, "not-the-secret"))
 
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/json")
@@ -100,14 +92,14 @@ def test_wrong_secret_is_refused_as_invalid_client(hub: RunningHub) -> None:
 
 
 def test_unknown_client_is_refused_as_invalid_client(hub: RunningHub) -> None:
-    response = _token_request(hub, ("no-such-client", "whatever"))
+    response = request_token(hub, auth=("no-such-client", "whatever"))
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
 
 
 def test_request_without_any_credentials_is_refused(hub: RunningHub) -> None:
-    response = _token_request(hub, None)
+    response = request_token(hub)
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
@@ -116,7 +108,7 @@ def test_request_without_any_credentials_is_refused(hub: RunningHub) -> None:
 def test_officer_cannot_ask_for_a_scope_its_client_was_not_given(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
     for scope in ("registry:write", "registry:read registry:admin", "cameras:everything"):
-        response = _token_request(hub, (demo.client_id, demo.secret or ""), scope=scope)
+        response = request_token(hub, auth=(demo.client_id, demo.secret or ""), scope=scope)
 
         assert response.status_code == 400, scope
         assert response.json()["error"] == "invalid_scope"
@@ -124,29 +116,31 @@ def test_officer_cannot_ask_for_a_scope_its_client_was_not_given(hub: RunningHub
 
 def test_only_the_client_credentials_grant_is_offered(hub: RunningHub) -> None:
     demo = hub.city.clients["polrestabes_cc"]
-    response = httpx.post(
-        f"{hub.url}/oauth/token",
+    response = request_token(
+        hub,
         auth=(demo.client_id, demo.secret or ""),
-        data={"grant_type": "password", "username": "budi", "password": "x"},
+        grant_type="password",
+        username="budi",
+        password="x",
     )
 
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
 
 
-def test_deactivated_client_gets_no_token(hub: RunningHub) -> None:
-    client_id, secret = _register_client(hub, client_active=False)
+@pytest.mark.parametrize(
+    ("client_active", "party_active"),
+    [(False, True), (True, False)],
+    ids=["deactivated client", "client of a deactivated party"],
+)
+def test_deactivated_client_or_party_gets_no_token(
+    hub: RunningHub, client_active: bool, party_active: bool
+) -> None:
+    client_id, secret = _register_client(
+        hub, client_active=client_active, party_active=party_active
+    )
 
-    response = _token_request(hub, (client_id, secret))
-
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
-
-
-def test_client_of_a_deactivated_party_gets_no_token(hub: RunningHub) -> None:
-    client_id, secret = _register_client(hub, party_active=False)
-
-    response = _token_request(hub, (client_id, secret))
+    response = request_token(hub, auth=(client_id, secret))
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
@@ -155,7 +149,7 @@ def test_client_of_a_deactivated_party_gets_no_token(hub: RunningHub) -> None:
 def test_software_client_without_a_member_is_its_own_subject(hub: RunningHub) -> None:
     client_id, secret = _register_client(hub, scopes="registry:read consent:read")
 
-    response = _token_request(hub, (client_id, secret))
+    response = request_token(hub, auth=(client_id, secret))
 
     assert response.status_code == 200, response.text
     token = response.json()["access_token"]

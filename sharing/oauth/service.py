@@ -1,0 +1,251 @@
+"""The authorization server's service: load the rows a request needs, let Authlib decide,
+persist what it decided.
+
+Authlib's server (``sharing.oauth.server``) is synchronous and the database is only reached
+asynchronously, so each request runs in three steps. First an async step loads every row
+Authlib may ask for: the candidate clients and the presented token. Then Authlib decides, with
+no I/O, reading those rows and collecting what must be saved in an ``Outcome``. Last an async
+step persists the outcome (the used assertion, the issued token or the revocation, with its
+audit event) in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sharing.access.models import AccessRequest, AccessToken
+from sharing.audit.service import record
+from sharing.clock import Clock
+from sharing.oauth.client import HubClient
+from sharing.oauth.dependencies import API_TOKEN_TYPE
+from sharing.oauth.keys import InvalidToken, KeyRing
+from sharing.oauth.models import IssuedApiToken, UsedClientAssertion
+from sharing.oauth.rfc7523 import UsedAssertion
+from sharing.oauth.server import (
+    ClientCall,
+    HubAuthorizationServer,
+    IssuedToken,
+    OAuthEndpoint,
+    OAuthResponse,
+    PresentedToken,
+)
+from sharing.parties.models import Member, OAuthClient, Party
+from sharing.settings import Settings
+
+log = logging.getLogger("sharing.oauth")
+
+JWKS_MAX_AGE_SECONDS = 300
+GATEWAY_REVOCATION_REASON = "revoked by client"
+
+
+async def run_endpoint(
+    endpoint: OAuthEndpoint,
+    session: AsyncSession,
+    call: ClientCall,
+    *,
+    settings: Settings,
+    clock: Clock,
+    keyring: KeyRing,
+) -> OAuthResponse:
+    """Answer a client's call to one OAuth endpoint, and persist what the answer changed.
+
+    - ``token``: RFC 6749 section 4.4, authenticate the client and issue an API access token;
+    - ``introspection``: RFC 7662 section 2, tell the client whether a token is active;
+    - ``revocation``: RFC 7009 section 2, revoke a token of the client (unknown ones are fine).
+    """
+    clients = await _load_clients(session, call.candidate_client_ids())
+    token = None
+    if endpoint != "token":
+        token = await _load_presented_token(
+            session, call.form.get("token"), settings, clock, keyring
+        )
+    server = HubAuthorizationServer(settings, clock, keyring, clients, token)
+    return await _settle(session, server, server.respond(endpoint, call))
+
+
+async def published_keys(
+    session: AsyncSession, keyring: KeyRing, clock: Clock
+) -> dict[str, list[dict[str, Any]]]:
+    """The JWKS, reloaded when older than its cache period so other nodes' rotations show."""
+    loaded_at = keyring.loaded_at
+    if loaded_at is None or clock.now() - loaded_at > timedelta(seconds=JWKS_MAX_AGE_SECONDS):
+        await keyring.load(session)
+    return keyring.jwks()
+
+
+async def _load_clients(session: AsyncSession, client_ids: set[str]) -> dict[str, HubClient]:
+    # Inactive clients, and clients of inactive parties or members, are simply not found.
+    if not client_ids:
+        return {}
+    query = (
+        select(OAuthClient)
+        .join(Party, col(Party.id) == col(OAuthClient.party_id))
+        .outerjoin(Member, col(Member.id) == col(OAuthClient.member_id))
+        .where(
+            col(OAuthClient.client_id).in_(client_ids),
+            col(OAuthClient.active),
+            col(Party.active),
+            or_(col(OAuthClient.member_id).is_(None), col(Member.active)),
+        )
+    )
+    rows = (await session.execute(query)).scalars()
+    return {row.client_id: HubClient(row) for row in rows}
+
+
+async def _load_presented_token(
+    session: AsyncSession, token: str | None, settings: Settings, clock: Clock, keyring: KeyRing
+) -> PresentedToken | None:
+    """Verify the token as an API token, else as a gateway access token, and load its row."""
+    if not token:
+        return None
+    await keyring.refresh_for(token, session)
+    now = clock.now()
+    try:
+        claims = keyring.verify(token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
+    except InvalidToken:
+        pass
+    else:
+        api_row = await session.get(IssuedApiToken, str(claims["jti"]))
+        if api_row is None:
+            return None
+        return PresentedToken(
+            "api",
+            api_row.jti,
+            api_row.client_id,
+            claims,
+            api_row.expires_at,
+            api_row.revoked_at,
+            now,
+        )
+    try:
+        claims = keyring.verify(token, audience=settings.gateway_audience)
+    except InvalidToken:
+        return None
+    query = (
+        select(AccessToken, col(AccessRequest.requester_client_id))
+        .join(AccessRequest, col(AccessRequest.id) == col(AccessToken.request_id))
+        .where(col(AccessToken.jti) == str(claims["jti"]))
+    )
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    gateway_row, requester = found
+    return PresentedToken(
+        "gateway",
+        gateway_row.jti,
+        requester,
+        claims,
+        gateway_row.expires_at,
+        gateway_row.revoked_at,
+        now,
+        gateway_row.request_id,
+    )
+
+
+async def _settle(
+    session: AsyncSession, server: HubAuthorizationServer, response: OAuthResponse
+) -> OAuthResponse:
+    """Persist what Authlib decided, in one transaction, or refuse a replayed assertion."""
+    outcome, now = server.outcome, server.clock.now()
+    if outcome.assertion is not None and not await _claim_assertion(session, outcome.assertion):
+        log.warning("refused a replayed assertion of %s", outcome.assertion.client_id)
+        return server.refuse_replayed_assertion()
+    if outcome.issued is not None:
+        _store_issued_token(session, outcome.issued)
+    if outcome.revoked is not None and outcome.revoked_by is not None:
+        await _store_revocation(session, outcome.revoked, outcome.revoked_by, now)
+    await session.commit()
+    return response
+
+
+async def _claim_assertion(session: AsyncSession, assertion: UsedAssertion) -> bool:
+    """Insert the assertion's jti; a unique-key collision means it was used before."""
+    session.add(
+        UsedClientAssertion(
+            client_id=assertion.client_id, jti=assertion.jti, expires_at=assertion.expires_at
+        )
+    )
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
+
+
+def _store_issued_token(session: AsyncSession, issued: IssuedToken) -> None:
+    session.add(
+        IssuedApiToken(
+            jti=issued.jti,
+            client_id=issued.client.client_id,
+            subject=issued.client.subject,
+            scope=issued.scope,
+            issued_at=issued.issued_at,
+            expires_at=issued.expires_at,
+        )
+    )
+    record(
+        session,
+        at=issued.issued_at,
+        actor=issued.client.actor,
+        action="oauth.token_issued",
+        object_type="api_token",
+        object_id=issued.jti,
+        details={
+            "scope": issued.scope,
+            "expires_at": issued.expires_at.isoformat(),
+            "auth_method": issued.client.row.auth_method,
+        },
+    )
+
+
+async def _store_revocation(
+    session: AsyncSession, token: PresentedToken, client: HubClient, now: datetime
+) -> None:
+    # Only the first revocation of a token changes its row, and only that one is audited.
+    if token.kind == "api":
+        if await _revoke_row(session, IssuedApiToken, token.jti, revoked_at=now):
+            record(
+                session,
+                at=now,
+                actor=client.actor,
+                action="oauth.token_revoked",
+                object_type="api_token",
+                object_id=token.jti,
+            )
+        return
+    reason = GATEWAY_REVOCATION_REASON
+    if await _revoke_row(session, AccessToken, token.jti, revoked_at=now, revocation_reason=reason):
+        record(
+            session,
+            at=now,
+            actor=client.actor,
+            action="access_token.revoked",
+            object_type="access_token",
+            object_id=token.jti,
+            details={"reason": reason, "request_id": str(token.request_id)},
+        )
+
+
+async def _revoke_row(
+    session: AsyncSession,
+    table: type[IssuedApiToken] | type[AccessToken],
+    jti: str,
+    **values: object,
+) -> bool:
+    """Set ``values`` on the token's row unless it is revoked already; True if this did it."""
+    # The condition makes revocation idempotent, also against a concurrent revocation.
+    statement = (
+        update(table)
+        .where(col(table.jti) == jti, col(table.revoked_at).is_(None))
+        .values(**values)
+        .returning(col(table.jti))
+    )
+    return (await session.execute(statement)).first() is not None
