@@ -6,8 +6,7 @@ import uuid
 from typing import Literal
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from sharing.access import service
 from sharing.access.models import AccessRequest
@@ -17,12 +16,16 @@ from sharing.access.schemas import (
     AccessRequestPage,
     AccessRequestRead,
 )
-from sharing.clock import Clock, as_utc
-from sharing.consent.templates import PolicyLibrary
-from sharing.oauth.keys import KeyRing
+from sharing.clock import as_utc
+from sharing.dependencies import (
+    ClockDep,
+    KeyRingDep,
+    PoliciesDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from sharing.openapi import problem_responses
-from sharing.principal import Principal
-from sharing.settings import Settings
 
 
 class AccessRequestController(Controller):
@@ -45,13 +48,13 @@ class AccessRequestController(Controller):
     )
     async def create(
         self,
-        data: AccessRequestCreate,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        policies: PolicyLibrary,
-        keyring: KeyRing,
-        settings: Settings,
+        data: JSONBody[AccessRequestCreate],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        keyring: KeyRingDep,
+        settings: SettingsDep,
     ) -> AccessGranted:
         """Decide and, on allow, mint the token."""
         approval = await service.request_access(
@@ -80,9 +83,9 @@ class AccessRequestController(Controller):
     @get("/", summary="List my party's access requests", responses=problem_responses(401))
     async def list_requests(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        status: Literal["approved", "denied"] | None = None,
+        session: SessionDep,
+        principal: PrincipalDep,
+        status: FromQuery[Literal["approved", "denied"] | None] = None,
         limit: int = Parameter(default=50, ge=1, le=200),
         offset: int = Parameter(default=0, ge=0),
     ) -> AccessRequestPage:
@@ -102,7 +105,7 @@ class AccessRequestController(Controller):
         responses=problem_responses(401, 404),
     )
     async def read(
-        self, request_id: uuid.UUID, session: AsyncSession, principal: Principal
+        self, request_id: FromPath[uuid.UUID], session: SessionDep, principal: PrincipalDep
     ) -> AccessRequestRead:
         """Only the requesting party (and hub operators) may read it."""
         return _read(await service.get_access_request(session, principal, request_id))

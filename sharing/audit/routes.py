@@ -11,6 +11,7 @@ from sqlmodel import col
 from sharing.audit.schemas import AuditEventPage, AuditEventRead
 from sharing.audit.service import list_events
 from sharing.clock import as_utc
+from sharing.dependencies import PrincipalDep, SessionDep
 from sharing.openapi import problem_responses
 from sharing.parties.models import Party
 from sharing.principal import Principal
@@ -35,8 +36,8 @@ class AuditController(Controller):
     )
     async def events(
         self,
-        session: AsyncSession,
-        principal: Principal,
+        session: SessionDep,
+        principal: PrincipalDep,
         after: int = Parameter(default=0, ge=0, description="Return events after this id."),
         limit: int = Parameter(default=100, ge=1, le=1000),
         object_id: str | None = Parameter(default=None, max_length=64),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from typing import TypeAlias
 
 from litestar import Controller, get, patch, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, Parameter
 from sqlalchemy import ColumnElement
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.cameras import service
 from sharing.cameras.schemas import (
@@ -25,18 +25,19 @@ from sharing.cameras.schemas import (
     CameraStatus,
     CameraUpdate,
 )
-from sharing.clock import Clock
 from sharing.consent.decision_inputs import visible_cameras_clause
+from sharing.dependencies import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from sharing.openapi import problem_responses
 from sharing.parties.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from sharing.principal import Principal
-from sharing.settings import Settings
 from sharing.vocabulary import Visibility
 
 CAMERA_ID = "/{camera_id:uuid}"
 
+VisibleToDep: TypeAlias = NamedDependency[ColumnElement[bool] | None]
+"""``visible_to``: what ``provide_visible_to`` answers for the caller."""
 
-def provide_visible_to(principal: Principal, clock: Clock) -> ColumnElement[bool] | None:
+
+def provide_visible_to(principal: PrincipalDep, clock: ClockDep) -> ColumnElement[bool] | None:
     """The condition on ``Camera`` rows the caller may see; ``None`` (all) for admins."""
     if principal.is_registry_admin:
         return None
@@ -62,11 +63,11 @@ class CameraController(Controller):
     )
     async def register_camera(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        settings: Settings,
-        data: CameraCreate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        settings: SettingsDep,
+        data: JSONBody[CameraCreate],
     ) -> CameraRead:
         """Register a camera."""
         return await service.register_camera(session, principal, data, clock, settings)
@@ -81,9 +82,9 @@ class CameraController(Controller):
     )
     async def search_cameras(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        visible_to: ColumnElement[bool] | None,
+        session: SessionDep,
+        principal: PrincipalDep,
+        visible_to: VisibleToDep,
         owner_party_id: uuid.UUID | None = Parameter(
             default=None, description="Only cameras of this party."
         ),
@@ -141,10 +142,10 @@ class CameraController(Controller):
     )
     async def get_camera(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        visible_to: ColumnElement[bool] | None,
-        camera_id: uuid.UUID,
+        session: SessionDep,
+        principal: PrincipalDep,
+        visible_to: VisibleToDep,
+        camera_id: FromPath[uuid.UUID],
     ) -> CameraRead:
         """Read a camera."""
         return await service.get_camera(session, principal, camera_id, visible_to)
@@ -160,13 +161,13 @@ class CameraController(Controller):
     )
     async def update_camera(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        settings: Settings,
-        visible_to: ColumnElement[bool] | None,
-        camera_id: uuid.UUID,
-        data: CameraUpdate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        settings: SettingsDep,
+        visible_to: VisibleToDep,
+        camera_id: FromPath[uuid.UUID],
+        data: JSONBody[CameraUpdate],
     ) -> CameraRead:
         """Change a camera."""
         return await service.update_camera(

@@ -11,11 +11,9 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharing.clock import Clock
 from sharing.consent import agreements, service
 from sharing.consent.facts import ConsentStatus
 from sharing.consent.schemas import (
@@ -27,10 +25,9 @@ from sharing.consent.schemas import (
     ConsentRevoke,
     PolicyRead,
 )
-from sharing.consent.templates import PolicyLibrary
+from sharing.dependencies import ClockDep, PoliciesDep, PrincipalDep, SessionDep
 from sharing.errors import NotFound
 from sharing.openapi import problem_responses
-from sharing.principal import Principal
 
 
 class AgreementController(Controller):
@@ -49,11 +46,11 @@ class AgreementController(Controller):
     )
     async def register_agreement(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        policies: PolicyLibrary,
-        data: AgreementCreate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        data: JSONBody[AgreementCreate],
     ) -> AgreementRead:
         """Register a legal instrument."""
         return await agreements.register_agreement(session, principal, data, clock, policies)
@@ -66,7 +63,7 @@ class AgreementController(Controller):
         responses=problem_responses(401, 403),
     )
     async def list_agreements(
-        self, session: AsyncSession, principal: Principal
+        self, session: SessionDep, principal: PrincipalDep
     ) -> list[AgreementRead]:
         """List the caller's agreements."""
         return await agreements.list_agreements(session, principal)
@@ -78,7 +75,7 @@ class AgreementController(Controller):
         responses=problem_responses(401, 403, 404),
     )
     async def get_agreement(
-        self, session: AsyncSession, principal: Principal, agreement_id: UUID
+        self, session: SessionDep, principal: PrincipalDep, agreement_id: FromPath[UUID]
     ) -> AgreementRead:
         """Read one agreement."""
         return await agreements.get_agreement(session, principal, agreement_id)
@@ -101,11 +98,11 @@ class ConsentController(Controller):
     )
     async def grant_consent(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        policies: PolicyLibrary,
-        data: ConsentCreate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        data: JSONBody[ConsentCreate],
     ) -> ConsentRead:
         """Grant consent."""
         return await service.grant_consent(session, principal, data, clock, policies)
@@ -119,8 +116,8 @@ class ConsentController(Controller):
     )
     async def list_consents(
         self,
-        session: AsyncSession,
-        principal: Principal,
+        session: SessionDep,
+        principal: PrincipalDep,
         status: Annotated[
             ConsentStatus | None, Parameter(description="Only consents with this status.")
         ] = None,
@@ -155,7 +152,7 @@ class ConsentController(Controller):
         responses=problem_responses(401, 403, 404),
     )
     async def get_consent(
-        self, session: AsyncSession, principal: Principal, consent_id: UUID
+        self, session: SessionDep, principal: PrincipalDep, consent_id: FromPath[UUID]
     ) -> ConsentRead:
         """Read one consent."""
         return await service.get_consent(session, principal, consent_id)
@@ -170,11 +167,11 @@ class ConsentController(Controller):
     )
     async def revoke_consent(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        consent_id: UUID,
-        data: ConsentRevoke,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        consent_id: FromPath[UUID],
+        data: JSONBody[ConsentRevoke],
     ) -> ConsentRead:
         """Revoke a consent."""
         return await service.revoke_consent(session, principal, consent_id, data.reason, clock)
@@ -194,7 +191,7 @@ class PolicyController(Controller):
         responses=problem_responses(401),
     )
     async def list_policies(
-        self, principal: Principal, policies: PolicyLibrary
+        self, principal: PrincipalDep, policies: PoliciesDep
     ) -> list[PolicyRead]:
         """List the templates."""
         del principal  # asked for only so that the caller must be authenticated
@@ -207,7 +204,7 @@ class PolicyController(Controller):
         responses=problem_responses(401, 404),
     )
     async def get_policy(
-        self, principal: Principal, policies: PolicyLibrary, name: str
+        self, principal: PrincipalDep, policies: PoliciesDep, name: FromPath[str]
     ) -> PolicyRead:
         """Read one template."""
         del principal  # asked for only so that the caller must be authenticated

@@ -6,13 +6,10 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharing.clock import Clock
+from sharing.dependencies import ClockDep, KeyRingDep, SessionDep, SettingsDep
 from sharing.errors import problem_response
 from sharing.gateway.service import check_media_request, token_from
-from sharing.oauth.keys import KeyRing
-from sharing.settings import Settings
 
 
 class GatewayController(Controller):
@@ -43,10 +40,10 @@ class GatewayController(Controller):
     async def auth(
         self,
         request: Request[Any, Any, Any],
-        session: AsyncSession,
-        keyring: KeyRing,
-        settings: Settings,
-        clock: Clock,
+        session: SessionDep,
+        keyring: KeyRingDep,
+        settings: SettingsDep,
+        clock: ClockDep,
     ) -> Response[Any]:
         """Answer the gateway's subrequest."""
         original_uri = request.headers.get("x-original-uri", "")

@@ -7,15 +7,14 @@ from typing import Any
 
 from litestar import Request
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.dependencies import KeyRingDep, SessionDep, SettingsDep
 from sharing.errors import Unauthenticated
-from sharing.oauth.keys import InvalidToken, KeyRing
+from sharing.oauth.keys import InvalidToken
 from sharing.oauth.models import IssuedApiToken
 from sharing.parties.models import Member, OAuthClient, Party
 from sharing.principal import Principal
-from sharing.settings import Settings
 
 API_TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
 
@@ -28,7 +27,7 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def provide_principal(
-    request: Request[Any, Any, Any], session: AsyncSession, keyring: KeyRing, settings: Settings
+    request: Request[Any, Any, Any], session: SessionDep, keyring: KeyRingDep, settings: SettingsDep
 ) -> Principal:
     """Verify the API token and load who it speaks for; refuse revoked tokens and clients."""
     token = bearer_token(request)

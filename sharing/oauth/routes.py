@@ -18,10 +18,8 @@ from litestar.enums import MediaType, RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharing.clock import Clock
-from sharing.oauth.keys import KeyRing
+from sharing.dependencies import ClockDep, KeyRingDep, SessionDep, SettingsDep
 from sharing.oauth.rfc8414 import (
     INTROSPECTION_PATH,
     JWKS_PATH,
@@ -43,7 +41,6 @@ from sharing.oauth.schemas import (
 from sharing.oauth.server import ClientCall, OAuthEndpoint
 from sharing.oauth.service import JWKS_MAX_AGE_SECONDS, published_keys, run_endpoint
 from sharing.openapi import problem_responses
-from sharing.settings import Settings
 
 TAGS = ["oauth"]
 
@@ -79,10 +76,10 @@ _FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 class TokenEndpoints:
     """The token, introspection and revocation endpoints, over one request's session."""
 
-    session: AsyncSession
-    settings: Settings
-    clock: Clock
-    keyring: KeyRing
+    session: SessionDep
+    settings: SettingsDep
+    clock: ClockDep
+    keyring: KeyRingDep
 
     async def answer(
         self,
@@ -202,7 +199,7 @@ async def revoke(
     security=[{}],  # public: discovery needs no credentials
     cache_control=CacheControlHeader(max_age=JWKS_MAX_AGE_SECONDS, public=True),
 )
-async def metadata(settings: NamedDependency[Settings]) -> AuthorizationServerMetadata:
+async def metadata(settings: SettingsDep) -> AuthorizationServerMetadata:
     """This hub's authorization server metadata."""
     return server_metadata(settings)
 
@@ -223,9 +220,9 @@ async def metadata(settings: NamedDependency[Settings]) -> AuthorizationServerMe
     },
 )
 async def jwks(
-    session: NamedDependency[AsyncSession],
-    keyring: NamedDependency[KeyRing],
-    clock: NamedDependency[Clock],
+    session: SessionDep,
+    keyring: KeyRingDep,
+    clock: ClockDep,
 ) -> dict[str, list[dict[str, Any]]]:
     """The published signing keys."""
     return await published_keys(session, keyring, clock)

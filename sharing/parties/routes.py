@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, get, patch, post
-from litestar.params import Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, Parameter
 
-from sharing.clock import Clock
+from sharing.dependencies import ClockDep, PrincipalDep, SessionDep
 from sharing.openapi import problem_responses
 from sharing.parties import service
 from sharing.parties.schemas import (
@@ -24,7 +23,6 @@ from sharing.parties.schemas import (
     PartyRead,
     PartyUpdate,
 )
-from sharing.principal import Principal
 from sharing.vocabulary import PartyKind
 
 PARTY_ID = "/{party_id:uuid}"
@@ -45,7 +43,11 @@ class PartyController(Controller):
         responses=problem_responses(400, 401, 403, 422),
     )
     async def register_party(
-        self, session: AsyncSession, principal: Principal, clock: Clock, data: PartyCreate
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        data: JSONBody[PartyCreate],
     ) -> PartyRead:
         """Register a party."""
         return await service.register_party(session, principal, data, clock)
@@ -59,8 +61,8 @@ class PartyController(Controller):
     )
     async def list_parties(
         self,
-        session: AsyncSession,
-        principal: Principal,
+        session: SessionDep,
+        principal: PrincipalDep,
         kind: PartyKind | None = Parameter(default=None, description="Only parties of this kind."),
         parent_id: uuid.UUID | None = Parameter(
             default=None, description="Only parties directly under this party."
@@ -87,7 +89,7 @@ class PartyController(Controller):
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def get_party(
-        self, session: AsyncSession, principal: Principal, party_id: uuid.UUID
+        self, session: SessionDep, principal: PrincipalDep, party_id: FromPath[uuid.UUID]
     ) -> PartyRead:
         """Read a party."""
         return await service.get_party(session, principal, party_id)
@@ -102,11 +104,11 @@ class PartyController(Controller):
     )
     async def update_party(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        party_id: uuid.UUID,
-        data: PartyUpdate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        party_id: FromPath[uuid.UUID],
+        data: JSONBody[PartyUpdate],
     ) -> PartyRead:
         """Change a party."""
         return await service.update_party(session, principal, party_id, data, clock)
@@ -120,11 +122,11 @@ class PartyController(Controller):
     )
     async def add_member(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        party_id: uuid.UUID,
-        data: MemberCreate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        party_id: FromPath[uuid.UUID],
+        data: JSONBody[MemberCreate],
     ) -> MemberRead:
         """Add a member to a party."""
         return await service.add_member(session, principal, party_id, data, clock)
@@ -137,7 +139,7 @@ class PartyController(Controller):
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def list_members(
-        self, session: AsyncSession, principal: Principal, party_id: uuid.UUID
+        self, session: SessionDep, principal: PrincipalDep, party_id: FromPath[uuid.UUID]
     ) -> list[MemberRead]:
         """List a party's members."""
         return await service.list_members(session, principal, party_id)
@@ -152,11 +154,11 @@ class PartyController(Controller):
     )
     async def register_client(
         self,
-        session: AsyncSession,
-        principal: Principal,
-        clock: Clock,
-        party_id: uuid.UUID,
-        data: ClientCreate,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        party_id: FromPath[uuid.UUID],
+        data: JSONBody[ClientCreate],
     ) -> ClientRegistered:
         """Register an OAuth client for a party."""
         return await service.register_client(session, principal, party_id, data, clock)
@@ -169,7 +171,7 @@ class PartyController(Controller):
         responses=problem_responses(400, 401, 403, 404, 422),
     )
     async def list_clients(
-        self, session: AsyncSession, principal: Principal, party_id: uuid.UUID
+        self, session: SessionDep, principal: PrincipalDep, party_id: FromPath[uuid.UUID]
     ) -> list[ClientRead]:
         """List a party's OAuth clients."""
         return await service.list_clients(session, principal, party_id)
