@@ -19,12 +19,18 @@ from sharing.settings import Settings
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(settings: Settings, *, enforce_foreign_keys: bool = True) -> AsyncEngine:
+    """Create the async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    Migrations pass ``enforce_foreign_keys=False``: SQLite alters a table by copying it, and
+    dropping the old copy would trip every row that references it. They check the keys after.
+    """
     if settings.is_sqlite:
         _ensure_sqlite_directory(settings.database_url)
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        if not enforce_foreign_keys:
+            event.listen(engine.sync_engine, "connect", _sqlite_foreign_keys_off)
         return engine
     return create_async_engine(settings.database_url, pool_size=10, max_overflow=20)
 
@@ -43,6 +49,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.close()
 
 

@@ -487,9 +487,13 @@ class _Loader:
         lookback_hours: int | None = None,
     ) -> None:
         selector = "cameras" if cameras else ("tag" if tag else "all")
+        consent_id = uuid.uuid4()
         row = Consent(
+            id=consent_id,
+            lineage_id=consent_id,
             grantor_party_id=self.city.parties[grantor],
             grantee_party_id=self.city.parties[grantee] if grantee else None,
+            grantee_scope="party" if grantee else "public",
             agreement_id=self.city.agreements[agreement],
             camera_selector=selector,
             selector_tag=tag,

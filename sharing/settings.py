@@ -44,6 +44,28 @@ class Settings(BaseSettings):
         gt=0,
         description="How often each node re-reads the signing keys, to follow a rotation.",
     )
+    approval_timeout_seconds: int = Field(
+        default=14_400,
+        ge=60,
+        le=604_800,
+        description="How long a request waits for approvals before it expires.",
+    )
+    emergency_review_hours: int = Field(
+        default=24, ge=1, le=168, description="Time the supervisor has to ratify emergency access."
+    )
+    emergency_unratified_limit: int = Field(
+        default=3,
+        ge=1,
+        description="Unratified emergency accesses within 30 days that suspend a party's "
+        "emergency right under an agreement.",
+    )
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    sweep_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often background sweeps run (expiries, overdue reviews, webhooks).",
+    )
     signing_algorithm: str = Field(default="ES256", pattern="^(ES256|RS256)$")
     log_level: str = Field(default="INFO")
 

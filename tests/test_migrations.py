@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-import sharing.migrations  # noqa: F401  (the package whose env imports every model)
+import sharing.tables  # noqa: F401  (every table)
+from sharing.db import create_engine, create_sessionmaker, run_migrations
+from sharing.settings import Settings
 from tests.hubprocess import RunningHub
+
+T = TypeVar("T")
+
+
+def run_async(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def test_migrated_database_matches_the_models(hub: RunningHub) -> None:
@@ -22,3 +45,55 @@ def test_migrated_database_matches_the_models(hub: RunningHub) -> None:
         return await connection.run_sync(diff)
 
     assert hub.query(compare) == []
+
+
+def test_upgrade_from_0001_gives_existing_consents_a_lineage_and_scope(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    run_migrations(settings, "0001")
+    now = datetime.now(UTC).isoformat()
+    party, agreement, private, public = (uuid.uuid4().hex for _ in range(4))
+
+    async def insert_old_rows(session: AsyncSession) -> None:
+        await session.execute(
+            text(
+                "INSERT INTO party (id, name, kind, active, created_at) VALUES (:id, 'Toko', "
+                "'business', 1, :now)"
+            ),
+            {"id": party, "now": now},
+        )
+        await session.execute(
+            text(
+                "INSERT INTO agreement (id, kind, number, title, status, policy_template, "
+                "document_sha256, valid_from, created_at) VALUES (:id, 'regulation', 'P/1', "
+                "'Perwal', 'active', 'public-cameras', :sha, :now, :now)"
+            ),
+            {"id": agreement, "sha": "0" * 64, "now": now},
+        )
+        for consent, grantee in ((private, party), (public, None)):
+            await session.execute(
+                text(
+                    "INSERT INTO consent (id, grantor_party_id, grantee_party_id, agreement_id, "
+                    "camera_selector, modes, purposes, valid_from, status, version, created_at) "
+                    "VALUES (:id, :party, :grantee, :agreement, 'all', '[\"live\"]', "
+                    "'[\"public_information\"]', :now, 'active', 1, :now)"
+                ),
+                {
+                    "id": consent,
+                    "party": party,
+                    "grantee": grantee,
+                    "agreement": agreement,
+                    "now": now,
+                },
+            )
+        await session.commit()
+
+    async def upgraded_rows(session: AsyncSession) -> dict[str, tuple[str, str]]:
+        rows = await session.execute(text("SELECT id, lineage_id, grantee_scope FROM consent"))
+        return {str(row[0]): (str(row[1]), str(row[2])) for row in rows}
+
+    run_async(settings, insert_old_rows)
+    run_migrations(settings)
+    rows = run_async(settings, upgraded_rows)
+    assert rows == {private: (private, "party"), public: (public, "public")}

@@ -29,8 +29,42 @@ class AccessRequest(SQLModel, table=True):
     footage_end: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    # pending | approved | denied | expired | withdrawn
     status: str = Field(max_length=16, index=True)
     explanation: dict[str, object] = Field(sa_column=Column(JSON, nullable=False))
+    emergency: bool = Field(default=False)
+    incident_latitude: float | None = Field(default=None)
+    incident_longitude: float | None = Field(default=None)
+    incident_radius_m: int | None = Field(default=None)
+    token_lifetime_seconds: int | None = Field(default=None)
+    pending_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ApprovalTask(SQLModel, table=True):
+    """One approval a pending request waits for: the owner's, or a supervisor's in the
+    requesting party."""
+
+    __tablename__ = "approval_task"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    request_id: uuid.UUID = Field(foreign_key="access_request.id", index=True)
+    kind: str = Field(max_length=16)  # owner | supervisor
+    approver_party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
+    camera_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    consent_id: uuid.UUID | None = Field(default=None, foreign_key="consent.id")
+    # pending | approved | refused | expired | cancelled
+    status: str = Field(default="pending", max_length=16, index=True)
+    decided_by: str | None = Field(default=None, max_length=100)
+    decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    reason: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

@@ -8,6 +8,7 @@ Revoking a consent revokes, in the same transaction, every live access token res
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -60,9 +61,13 @@ async def grant_consent(
 
     checked = await check_grant(session, data, grantor_id, policies, now)
 
+    consent_id = uuid.uuid4()
     consent = Consent(
+        id=consent_id,
+        lineage_id=consent_id,
         grantor_party_id=grantor_id,
         grantee_party_id=data.grantee_party_id,
+        grantee_scope="party" if data.grantee_party_id else "public",
         agreement_id=checked.agreement.id,
         camera_selector=data.camera_selector,
         selector_tag=data.selector_tag,

@@ -11,13 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-# Every domain's tables, so autogenerate and upgrades see the whole schema.
-import sharing.access.models
-import sharing.audit.models
-import sharing.cameras.models
-import sharing.consent.models
-import sharing.oauth.models
-import sharing.parties.models  # noqa: F401
+import sharing.tables  # noqa: F401  (every table, so upgrades and autogenerate see them)
 from sharing.db import create_engine
 from sharing.settings import Settings
 
@@ -45,9 +39,13 @@ def _run(connection: Connection) -> None:
 
 async def _run_async() -> None:
     url = context.config.attributes.get("database_url") or Settings().database_url
-    engine = create_engine(Settings(database_url=url))
+    engine = create_engine(Settings(database_url=url), enforce_foreign_keys=False)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
+        if connection.dialect.name == "sqlite":
+            broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
         await connection.commit()
     await engine.dispose()
 

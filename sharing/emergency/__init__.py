@@ -1,0 +1,1 @@
+"""Emergency access: cameras around an incident, after-the-fact review and ratification."""
