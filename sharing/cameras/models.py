@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column, DateTime, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -13,6 +13,8 @@ class Camera(SQLModel, table=True):
     """A camera owned by a party. Its stream source is stored encrypted, never served."""
 
     __tablename__ = "camera"
+    # Radius and bounding-box searches narrow by latitude first, then longitude.
+    __table_args__ = (Index("ix_camera_latitude_longitude", "latitude", "longitude"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_party_id: uuid.UUID = Field(foreign_key="party.id", index=True)

@@ -17,6 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("camera", schema=None) as batch_op:
+        batch_op.create_index("ix_camera_latitude_longitude", ["latitude", "longitude"])
 
     op.create_table(
         "emergency_suspension",
@@ -237,6 +239,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("camera", schema=None) as batch_op:
+        batch_op.drop_index("ix_camera_latitude_longitude")
 
     with op.batch_alter_table("consent", schema=None) as batch_op:
         batch_op.drop_column("requires_supervisor_approval")
