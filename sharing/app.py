@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from litestar import Litestar, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -15,13 +16,23 @@ from litestar.openapi.spec import Components, SecurityScheme, Server
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sharing import __version__
+from sharing.access.approval_routes import ApprovalController
 from sharing.access.routes import AccessRequestController
+from sharing.access.sweep import run_expiry_loop
 from sharing.audit.routes import AuditController
 from sharing.cameras.routes import CameraController
 from sharing.clock import Clock, SystemClock
-from sharing.consent.routes import AgreementController, ConsentController, PolicyController
+from sharing.consent.agreements import expire_agreements
+from sharing.consent.routes import (
+    AgreementController,
+    ConsentController,
+    ObjectionController,
+    PolicyController,
+)
 from sharing.consent.templates import PolicyLibrary, load_policy_library
 from sharing.db import create_engine, create_sessionmaker, session_scope
+from sharing.emergency.routes import EmergencyReviewController, EmergencySuspensionController
+from sharing.emergency.service import flag_overdue_reviews
 from sharing.errors import problem_handlers
 from sharing.gateway.routes import GatewayController
 from sharing.oauth.dependencies import provide_principal
@@ -29,6 +40,8 @@ from sharing.oauth.keys import KeyRing
 from sharing.oauth.routes import oauth_handlers
 from sharing.parties.routes import PartyController
 from sharing.settings import Settings
+from sharing.webhooks.routes import WebhookController
+from sharing.webhooks.worker import run_delivery_loop
 
 
 @dataclass
@@ -68,10 +81,28 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         async with hub.sessionmaker() as session:
             await hub.keyring.load(session)
         refresher = asyncio.create_task(_follow_key_rotation(hub))
+        # The one outbound HTTP client: webhook deliveries (and later peer hubs) share its pool.
+        http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+        workflow = [
+            asyncio.create_task(
+                run_delivery_loop(hub.sessionmaker, http, clock=hub.clock, settings=settings)
+            ),
+            asyncio.create_task(
+                run_expiry_loop(hub.sessionmaker, clock=hub.clock, settings=settings)
+            ),
+        ]
+        expiry_sweep = asyncio.create_task(_expire_agreements(hub))
+        review_sweep = asyncio.create_task(_flag_overdue_emergency_reviews(hub))
         try:
             yield
         finally:
             refresher.cancel()
+            for task in workflow:
+                task.cancel()
+            await asyncio.gather(*workflow, return_exceptions=True)
+            await http.aclose()
+            expiry_sweep.cancel()
+            review_sweep.cancel()
             await engine.dispose()
 
     async def provide_session() -> AsyncIterator[AsyncSession]:
@@ -86,10 +117,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             CameraController,
             AgreementController,
             ConsentController,
+            ObjectionController,
             PolicyController,
             AccessRequestController,
+            ApprovalController,
+            WebhookController,
             GatewayController,
             AuditController,
+            EmergencyReviewController,
+            EmergencySuspensionController,
         ],
         dependencies={
             "session": Provide(provide_session),
@@ -116,6 +152,30 @@ async def _follow_key_rotation(hub: Hub) -> None:
                 await hub.keyring.load(session)
         except Exception:  # a database blip must not end the refresher
             log.exception("reloading signing keys failed; keeping the loaded ones")
+
+
+async def _flag_overdue_emergency_reviews(hub: Hub) -> None:
+    """Flag emergency accesses not ratified in time, and suspend repeat offenders' right."""
+    log = logging.getLogger("sharing.emergency")
+    while True:
+        await asyncio.sleep(hub.settings.sweep_interval_seconds)
+        try:
+            async with hub.sessionmaker() as session:
+                await flag_overdue_reviews(session, hub.clock.now(), hub.settings)
+        except Exception:  # one failed sweep must not end the loop; the next one retries
+            log.exception("flagging overdue emergency reviews failed")
+
+
+async def _expire_agreements(hub: Hub) -> None:
+    """Mark agreements past their validity expired, and stop what rests on them."""
+    log = logging.getLogger("sharing.agreements")
+    while True:
+        await asyncio.sleep(hub.settings.sweep_interval_seconds)
+        try:
+            async with hub.sessionmaker() as session:
+                await expire_agreements(session, hub.clock.now())
+        except Exception:  # one failed sweep must not end the loop; the next one retries
+            log.exception("expiring agreements failed")
 
 
 def _openapi_config(settings: Settings) -> OpenAPIConfig:

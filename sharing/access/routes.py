@@ -1,20 +1,28 @@
-"""HTTP routes of the access broker."""
+"""HTTP routes of the access broker: ask, dry-run, follow, withdraw and explain requests."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from datetime import datetime
 
-from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar import Controller, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from sharing.access import service
-from sharing.access.models import AccessRequest
+from sharing.access import pending, service, tokens
+from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.schemas import (
     AccessGranted,
+    AccessPending,
     AccessRequestCreate,
     AccessRequestPage,
     AccessRequestRead,
+    ApprovalAwaited,
+    DryRunResult,
+    ExplanationRead,
+    IncidentPoint,
+    RequestStatus,
 )
 from sharing.clock import as_utc
 from sharing.dependencies import (
@@ -27,24 +35,38 @@ from sharing.dependencies import (
 )
 from sharing.openapi import problem_responses
 
+_REQUEST_ID = "/{request_id:uuid}"
+
 
 class AccessRequestController(Controller):
-    """Ask for live or footage access; read past requests and why they were decided so."""
+    """Ask for live or footage access; follow, withdraw and explain requests."""
 
     path = "/access-requests"
-    tags = ["access"]
+    tags = ("access",)
 
     @post(
         "/",
         summary="Request access to cameras",
         description=(
             "Policy decides from the owners' consents, the agreement's terms and its policy "
-            "template. An allow returns 201 with a short-lived gateway token; a refusal returns "
-            "403 `access-denied` with `reasons`: codes for programs, sentences for people. "
+            "template. An allow returns 201 with a short-lived gateway token. A request whose "
+            "consents ask for the owner's or a supervisor's approval returns 202 with the "
+            "approvals awaited; once they are all given the token is fetched from "
+            "`/access-requests/{id}/token`. A refusal returns 403 `access-denied` with "
+            "`reasons`: codes for programs, sentences for people. With `incident` and no "
+            "`camera_ids`, the active cameras around the point are requested. "
             "Needs scope `access:request`."
         ),
-        responses=problem_responses(401, 403, 422),
-        status_code=201,
+        responses={
+            HTTP_201_CREATED: ResponseSpec(
+                AccessGranted, description="Allowed: the gateway token.", generate_examples=False
+            ),
+            HTTP_202_ACCEPTED: ResponseSpec(
+                AccessPending, description="Waiting for approvals.", generate_examples=False
+            ),
+            **problem_responses(401, 403, 422),
+        },
+        status_code=HTTP_201_CREATED,
     )
     async def create(
         self,
@@ -55,9 +77,9 @@ class AccessRequestController(Controller):
         policies: PoliciesDep,
         keyring: KeyRingDep,
         settings: SettingsDep,
-    ) -> AccessGranted:
-        """Decide and, on allow, mint the token."""
-        approval = await service.request_access(
+    ) -> Response[AccessGranted | AccessPending]:
+        """Decide; on allow mint the token, on needs-approval open the approvals."""
+        outcome = await service.request_access(
             session,
             principal,
             data,
@@ -66,52 +88,209 @@ class AccessRequestController(Controller):
             keyring=keyring,
             settings=settings,
         )
-        token = approval.token.record
-        return AccessGranted(
-            request_id=approval.request.id,
-            access_token=approval.token.jwt,
-            expires_at=token.expires_at,
-            expires_in=int((token.expires_at - clock.now()).total_seconds()),
-            audience=token.audience,
-            mode=data.mode,
-            camera_ids=[uuid.UUID(c) for c in token.camera_ids],
-            footage_start=token.footage_start,
-            footage_end=token.footage_end,
-            explanation=approval.decision.explanation(),
+        if isinstance(outcome, service.Pending):
+            body: AccessGranted | AccessPending = AccessPending(
+                request_id=outcome.request.id,
+                pending_until=outcome.pending_until,
+                approvals=[_awaited(task) for task in outcome.tasks],
+                explanation=outcome.decision.explanation(),
+            )
+            return Response(body, status_code=HTTP_202_ACCEPTED)
+        body = _granted(outcome.request, outcome.token, clock.now())
+        return Response(body, status_code=HTTP_201_CREATED)
+
+    @post(
+        "/dry-run",
+        summary="Ask whether a request would be allowed",
+        description="Answers what policy would decide for this request now: the outcome, "
+        "every reason of a refusal, the approvals it would wait for, and the full "
+        "explanation. Records nothing and mints nothing. Needs scope `access:request`.",
+        status_code=200,
+        responses=problem_responses(401, 403, 422),
+    )
+    async def dry_run(
+        self,
+        data: JSONBody[AccessRequestCreate],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        settings: SettingsDep,
+    ) -> DryRunResult:
+        """Decide without recording."""
+        decision, camera_ids = await service.dry_run(
+            session, principal, data, clock=clock, policies=policies, settings=settings
+        )
+        return DryRunResult(
+            outcome=decision.outcome,
+            camera_ids=list(camera_ids),
+            reasons=[reason.to_dict() for reason in decision.reasons],
+            approvals=[need.to_dict() for need in decision.approvals],
+            token_lifetime_seconds=decision.token_lifetime_seconds,
+            explanation=decision.explanation(),
         )
 
-    @get("/", summary="List my party's access requests", responses=problem_responses(401))
+    @get(
+        "/",
+        summary="List my party's access requests",
+        description="Newest first; hub operators see every party's. A pending request past "
+        "its deadline is listed as expired.",
+        responses=problem_responses(401, 422),
+    )
     async def list_requests(
         self,
         session: SessionDep,
         principal: PrincipalDep,
-        status: FromQuery[Literal["approved", "denied"] | None] = None,
-        limit: int = Parameter(default=50, ge=1, le=200),
-        offset: int = Parameter(default=0, ge=0),
+        clock: ClockDep,
+        status: RequestStatus | None = Parameter(
+            default=None, description="Only requests in this state."
+        ),
+        limit: int = Parameter(default=50, ge=1, le=200, description="Page size."),
+        offset: int = Parameter(default=0, ge=0, description="How many to skip."),
     ) -> AccessRequestPage:
-        """Newest first; hub operators see every party's."""
+        """List the caller's requests."""
+        now = clock.now()
         items, total = await service.list_access_requests(
-            session, principal, status=status, limit=limit, offset=offset
+            session, principal, status=status, limit=limit, offset=offset, now=now
         )
         return AccessRequestPage(
-            items=[_read(r) for r in items], total=total, limit=limit, offset=offset
+            items=[_read(r, now) for r in items], total=total, limit=limit, offset=offset
         )
 
     @get(
-        "/{request_id:uuid}",
+        _REQUEST_ID,
         summary="Read a request and the explanation of its decision",
         description='Answers "why was I refused?": the explanation names every rule, consent '
-        "version and reason that decided it.",
+        "version and reason that decided it. Only the requesting party (and hub operators) "
+        "may read it; others get 404.",
         responses=problem_responses(401, 404),
     )
     async def read(
-        self, request_id: FromPath[uuid.UUID], session: SessionDep, principal: PrincipalDep
+        self,
+        request_id: FromPath[uuid.UUID],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
     ) -> AccessRequestRead:
-        """Only the requesting party (and hub operators) may read it."""
-        return _read(await service.get_access_request(session, principal, request_id))
+        """Read one request."""
+        return _read(await service.get_access_request(session, principal, request_id), clock.now())
+
+    @get(
+        _REQUEST_ID + "/explanation",
+        summary="Explain a past decision",
+        description="The stored explanation of a request's decision (grants with rule and "
+        "consent version, or every reason of a refusal) and its approvals with who gave or "
+        "refused them and why. Readable by the requesting party, the owners of the "
+        "request's cameras, hub operators and the hub operator's auditors; others get 404.",
+        responses=problem_responses(401, 404),
+    )
+    async def explanation(
+        self,
+        request_id: FromPath[uuid.UUID],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+    ) -> ExplanationRead:
+        """Explain one decision."""
+        request, tasks = await service.get_explanation(session, principal, request_id)
+        return ExplanationRead(
+            request_id=request.id,
+            requester_party_id=request.requester_party_id,
+            status=pending.effective_status(request, clock.now()),
+            decided_at=as_utc(request.decided_at) if request.decided_at else None,
+            explanation=request.explanation,
+            approvals=[_awaited(task) for task in tasks],
+        )
+
+    @get(
+        _REQUEST_ID + "/token",
+        summary="Fetch the token of an approved request",
+        description="The gateway token minted when the request's last approval was given "
+        "(or when it was allowed at once), with the expiry set then: fetching never extends "
+        "it. Only the requesting party may fetch it; a request that is not approved, or a "
+        "token revoked or expired, is 409. Needs scope `access:request`. Audited as "
+        "`access_token.fetched`.",
+        responses=problem_responses(401, 403, 404, 409),
+    )
+    async def token(
+        self,
+        request_id: FromPath[uuid.UUID],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        keyring: KeyRingDep,
+        settings: SettingsDep,
+    ) -> AccessGranted:
+        """Hand the token over."""
+        request, minted = await tokens.fetch_token(
+            session, principal, request_id, clock=clock, keyring=keyring, settings=settings
+        )
+        return _granted(request, minted, clock.now())
+
+    @post(
+        _REQUEST_ID + "/withdraw",
+        summary="Withdraw a pending request",
+        description="The requesting party takes back a request that waits for approvals; "
+        "its approvers are notified (`access_request.withdrawn`). Only pending requests can "
+        "be withdrawn (409 otherwise); other parties get 404. Needs scope `access:request`. "
+        "Audited as `access_request.withdrawn`.",
+        status_code=200,
+        responses=problem_responses(401, 403, 404, 409),
+    )
+    async def withdraw(
+        self,
+        request_id: FromPath[uuid.UUID],
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+    ) -> AccessRequestRead:
+        """Withdraw a pending request."""
+        request = await pending.withdraw(session, principal, request_id, clock=clock)
+        return _read(request, clock.now())
 
 
-def _read(request: AccessRequest) -> AccessRequestRead:
+def _granted(request: AccessRequest, minted: tokens.MintedToken, now: datetime) -> AccessGranted:
+    token = minted.record
+    expires_at = as_utc(token.expires_at)
+    return AccessGranted(
+        request_id=request.id,
+        access_token=minted.jwt,
+        expires_at=expires_at,
+        expires_in=max(int((expires_at - now).total_seconds()), 0),
+        audience=token.audience,
+        mode=token.mode,
+        camera_ids=[uuid.UUID(c) for c in token.camera_ids],
+        footage_start=as_utc(token.footage_start) if token.footage_start else None,
+        footage_end=as_utc(token.footage_end) if token.footage_end else None,
+        explanation=request.explanation,
+    )
+
+
+def _awaited(task: ApprovalTask) -> ApprovalAwaited:
+    return ApprovalAwaited(
+        id=task.id,
+        kind=task.kind,
+        approver_party_id=task.approver_party_id,
+        camera_ids=[uuid.UUID(c) for c in task.camera_ids],
+        status=task.status,
+        decided_by=task.decided_by,
+        decided_at=as_utc(task.decided_at) if task.decided_at else None,
+        reason=task.reason,
+    )
+
+
+def _read(request: AccessRequest, now: datetime) -> AccessRequestRead:
+    incident = (
+        IncidentPoint(
+            latitude=request.incident_latitude,
+            longitude=request.incident_longitude,
+            radius_m=request.incident_radius_m,
+        )
+        if request.incident_latitude is not None
+        and request.incident_longitude is not None
+        and request.incident_radius_m is not None
+        else None
+    )
     return AccessRequestRead(
         id=request.id,
         requester_party_id=request.requester_party_id,
@@ -124,7 +303,11 @@ def _read(request: AccessRequest) -> AccessRequestRead:
         justification=request.justification,
         footage_start=as_utc(request.footage_start) if request.footage_start else None,
         footage_end=as_utc(request.footage_end) if request.footage_end else None,
-        status=request.status,
+        status=pending.effective_status(request, now),
+        emergency=request.emergency,
+        incident=incident,
+        pending_until=as_utc(request.pending_until) if request.pending_until else None,
+        decided_at=as_utc(request.decided_at) if request.decided_at else None,
         explanation=request.explanation,
         created_at=as_utc(request.created_at),
     )

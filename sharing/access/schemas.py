@@ -4,22 +4,62 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sharing.vocabulary import Mode, Purpose
 
 EXAMPLE_CAMERA = "6f1c2a8e-3d4b-4c5a-9e7f-1a2b3c4d5e6f"
+EXAMPLE_PARTY = "3c9d1e2f-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
+EXAMPLE_REQUEST = "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"
+MAX_INCIDENT_RADIUS_M = 2_000
+
+
+class RequestStatus(StrEnum):
+    """Where an access request is. Only ``pending`` ever changes."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class TaskStatus(StrEnum):
+    """Where one approval a request waits for is."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class IncidentPoint(BaseModel):
+    """Where an emergency happens; with no camera_ids, the cameras around it are requested."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: float = Field(ge=-90, le=90, description="WGS 84 latitude.", examples=[3.5921])
+    longitude: float = Field(ge=-180, le=180, description="WGS 84 longitude.", examples=[98.6498])
+    radius_m: int = Field(
+        ge=1,
+        le=MAX_INCIDENT_RADIUS_M,
+        description="How far around the point cameras are wanted, in metres.",
+        examples=[300],
+    )
 
 
 class AccessRequestCreate(BaseModel):
     """What an officer or agency asks for: which cameras, how, why, on which legal basis."""
 
     camera_ids: list[uuid.UUID] = Field(
-        min_length=1,
+        default_factory=list,
         max_length=50,
-        description="Cameras to access (all-or-nothing).",
+        description="Cameras to access (all-or-nothing). May be left empty when an `incident` "
+        "is given: the active cameras around it are requested, nearest first.",
         examples=[[EXAMPLE_CAMERA]],
     )
     mode: Mode = Field(description="`live` or `footage`.", examples=["footage"])
@@ -56,6 +96,24 @@ class AccessRequestCreate(BaseModel):
         description="Ask for a shorter token; the terms cap it in any case.",
         examples=[600],
     )
+    emergency: bool = Field(
+        default=False,
+        description="An emergency request: decided under the terms' emergency clause where "
+        "there is one, and always reviewed after the fact by the owner and a supervisor.",
+        examples=[False],
+    )
+    incident: IncidentPoint | None = Field(
+        default=None,
+        description="The incident's location, recorded with the request; with no camera_ids "
+        "it selects the cameras within radius_m of it.",
+        examples=[None],
+    )
+
+    @model_validator(mode="after")
+    def _cameras_named_or_found(self) -> Self:
+        if not self.camera_ids and self.incident is None:
+            raise ValueError("camera_ids: name at least one camera, or give an incident point")
+        return self
 
     @model_validator(mode="after")
     def _window_fits_mode(self) -> Self:
@@ -107,7 +165,17 @@ class AccessRequestRead(BaseModel):
     justification: str
     footage_start: datetime | None
     footage_end: datetime | None
-    status: Literal["approved", "denied"]
+    status: RequestStatus = Field(
+        description="A pending request past its `pending_until` reads as `expired`."
+    )
+    emergency: bool
+    incident: IncidentPoint | None
+    pending_until: datetime | None = Field(
+        description="Until when a pending request waits for its approvals."
+    )
+    decided_at: datetime | None = Field(
+        description="When it was finally approved, denied, expired or withdrawn."
+    )
     explanation: dict[str, object]
     created_at: datetime
 
@@ -119,3 +187,144 @@ class AccessRequestPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class ApprovalAwaited(BaseModel):
+    """One approval a pending request waits for."""
+
+    id: uuid.UUID = Field(description="The approval task's id (`/approvals/{id}`).")
+    kind: Literal["owner", "supervisor"] = Field(
+        description="`owner`: the camera owner's approval; `supervisor`: a supervisor's of "
+        "the requesting party.",
+        examples=["owner"],
+    )
+    approver_party_id: uuid.UUID = Field(
+        description="The party that must approve.", examples=[EXAMPLE_PARTY]
+    )
+    camera_ids: list[uuid.UUID] = Field(
+        description="The cameras this approval covers.", examples=[[EXAMPLE_CAMERA]]
+    )
+    status: TaskStatus = Field(examples=["pending"])
+    decided_by: str | None = Field(
+        default=None, description="The member (or client) who approved or refused it."
+    )
+    decided_at: datetime | None = None
+    reason: str | None = Field(default=None, description="Why it was refused.")
+
+
+class AccessPending(BaseModel):
+    """A request policy would allow once the listed approvals are given (HTTP 202).
+
+    The requester is told of the outcome by webhook (`access_request.approved`, `.refused`,
+    `.expired`) and fetches the token from `/access-requests/{id}/token` once approved.
+    """
+
+    request_id: uuid.UUID = Field(examples=[EXAMPLE_REQUEST])
+    status: Literal["pending"] = "pending"
+    pending_until: datetime = Field(
+        description="When the request expires if not every approval is given by then."
+    )
+    approvals: list[ApprovalAwaited]
+    explanation: dict[str, object] = Field(
+        description="What would allow the request, and which approvals it waits for."
+    )
+
+
+class DryRunResult(BaseModel):
+    """What policy would decide for a request, now; nothing is recorded or minted."""
+
+    outcome: Literal["allow", "deny", "needs_approval"] = Field(examples=["needs_approval"])
+    camera_ids: list[uuid.UUID] = Field(
+        description="The cameras decided on (those found around the incident, if it was given "
+        "without camera_ids).",
+        examples=[[EXAMPLE_CAMERA]],
+    )
+    reasons: list[dict[str, object]] = Field(
+        description="With `deny`: every reason for every refused camera (`code`, `message`)."
+    )
+    approvals: list[dict[str, object]] = Field(
+        description="With `needs_approval`: who would have to approve which cameras."
+    )
+    token_lifetime_seconds: int = Field(
+        description="The token's life if it were minted now (0 on deny).", examples=[900]
+    )
+    explanation: dict[str, object] = Field(
+        description="The full trace: grants with rule and consent version, reasons, approvals."
+    )
+
+
+class ApprovalRead(BaseModel):
+    """An approval task as its approver sees it, with the request it is about."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    kind: Literal["owner", "supervisor"] = Field(examples=["owner"])
+    approver_party_id: uuid.UUID
+    camera_ids: list[uuid.UUID]
+    consent_id: uuid.UUID | None = Field(
+        description="The consent whose condition asks for this approval, if one does."
+    )
+    status: TaskStatus = Field(
+        description="A pending task whose request passed `pending_until` reads as `expired`."
+    )
+    decided_by: str | None = Field(description="The member (or client) who approved or refused.")
+    decided_at: datetime | None
+    reason: str | None = Field(description="The approver's reason, on refusal.")
+    created_at: datetime
+    requester_party_id: uuid.UUID
+    requester_member_id: uuid.UUID | None
+    mode: Mode
+    purpose: Purpose
+    legal_basis: str
+    justification: str
+    emergency: bool
+    footage_start: datetime | None
+    footage_end: datetime | None
+    pending_until: datetime | None
+
+
+class ApprovalPage(BaseModel):
+    """One page of approval tasks, newest first."""
+
+    items: list[ApprovalRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class ApprovalRefuse(BaseModel):
+    """Why the approver refuses; the requester reads it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why the request is refused, in words the requester understands.",
+        examples=["Kamera gudang tidak mengarah ke jalan; gunakan kamera depan toko."],
+    )
+
+
+class ApprovalDecided(BaseModel):
+    """The task as decided, and where its request now stands."""
+
+    approval: ApprovalRead
+    request_status: RequestStatus = Field(
+        description="`approved` when this was the last approval and policy still allows: "
+        "the requester can fetch the token.",
+        examples=["approved"],
+    )
+
+
+class ExplanationRead(BaseModel):
+    """Why a past request was decided as it was, with the approvals given or refused."""
+
+    request_id: uuid.UUID
+    requester_party_id: uuid.UUID
+    status: RequestStatus
+    decided_at: datetime | None
+    explanation: dict[str, object] = Field(
+        description="Grants (rule, consent and version) or every reason of a refusal, in "
+        "`code`s for programs and `message`s for people."
+    )
+    approvals: list[ApprovalAwaited]

@@ -1,53 +1,61 @@
-"""The access broker: decide a request under consent and policy, record it, mint its token.
+"""The access broker: decide a request under consent and policy, record it, and answer it.
 
-A token is minted only from an allowing ``Decision`` (made by ``sharing.consent.policy``), so
-no code path can sign access to a camera that policy did not allow.
+A request is allowed at once (a token is minted), refused (``AccessDenied``), or left pending
+for the approvals policy asks for (``sharing.access.pending`` opens them,
+``sharing.access.approvals`` gives them). Tokens are minted only from an allowing ``Decision``
+(``sharing.access.tokens``), so no code path can sign access to a camera that policy did not
+allow. Dry runs decide the same way and record nothing.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sharing.access.models import AccessRequest, AccessToken, TokenConsent
-from sharing.access.schemas import AccessRequestCreate
+from sharing.access.models import AccessRequest, ApprovalTask
+from sharing.access.pending import open_approval_tasks
+from sharing.access.schemas import AccessRequestCreate, RequestStatus
+from sharing.access.tokens import MintedToken, mint_access_token
 from sharing.audit.service import record
-from sharing.clock import Clock
+from sharing.cameras.models import Camera
+from sharing.cameras.service import cameras_within
+from sharing.clock import Clock, as_utc
 from sharing.consent.decision_inputs import decision_inputs
 from sharing.consent.facts import Decision, RequestFacts
 from sharing.consent.policy import decide
 from sharing.consent.templates import PolicyLibrary
+from sharing.emergency.service import open_reviews
 from sharing.errors import AccessDenied, NotFound
 from sharing.oauth.keys import KeyRing
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
 from sharing.settings import Settings
-from sharing.vocabulary import Mode, Scope
-
-ACCESS_TOKEN_TYPE = "JWT"
-
-
-@dataclass(frozen=True, slots=True)
-class MintedToken:
-    """A signed access token and the record kept of it."""
-
-    jwt: str
-    record: AccessToken
+from sharing.vocabulary import PartyKind, Scope
 
 
 @dataclass(frozen=True, slots=True)
 class Approval:
-    """An approved request with its token."""
+    """A request allowed at once, with its token."""
 
     request: AccessRequest
     decision: Decision
     token: MintedToken
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A request waiting, until ``pending_until``, for the approvals in ``tasks``."""
+
+    request: AccessRequest
+    decision: Decision
+    tasks: list[ApprovalTask]
+    pending_until: datetime
 
 
 async def request_access(
@@ -59,31 +67,153 @@ async def request_access(
     policies: PolicyLibrary,
     keyring: KeyRing,
     settings: Settings,
-) -> Approval:
-    """Decide ``data`` for the caller; on allow mint a token, on deny raise ``AccessDenied``.
+) -> Approval | Pending:
+    """Decide ``data`` for the caller: mint a token, open approval tasks, or raise
+    ``AccessDenied``.
 
-    The request, its decision and the token are recorded, with their audit events, in one
-    transaction; a denial is committed before it is raised so the refusal stays on record.
+    The request, its decision, its token or tasks, the emergency reviews and the
+    notifications are recorded, with their audit events, in one transaction; a denial is
+    committed before it is raised so the refusal stays on record.
     """
     principal.require(Scope.ACCESS_REQUEST)
     now = clock.now()
-    requester_kind = await session.scalar(
-        select(col(Party.kind)).where(col(Party.id) == principal.party_id)
-    )
-    facts = RequestFacts(
+    camera_ids = await _cameras_asked(session, data)
+    facts = await request_facts(
+        session,
         requester_party_id=principal.party_id,
-        requester_party_kind=str(requester_kind),
-        camera_ids=tuple(data.camera_ids),
+        camera_ids=camera_ids,
         mode=data.mode.value,
         purpose=data.purpose.value,
         legal_basis=data.legal_basis.strip(),
         footage_start=_utc(data.footage_start),
         footage_end=_utc(data.footage_end),
         requested_lifetime_seconds=data.token_lifetime_seconds,
+        emergency=data.emergency,
     )
-    inputs = await decision_inputs(session, data.camera_ids, principal.party_id)
-    decision = decide(
-        facts,
+    decision = await _decide(session, facts, policies=policies, settings=settings, now=now)
+    request = _record_request(session, principal, data, facts, decision, now, settings)
+    actor = Actor.of(principal)
+    if decision.allowed:
+        token = mint_access_token(
+            session, request, decision, actor=actor, now=now, keyring=keyring, settings=settings
+        )
+        if request.emergency:
+            await open_reviews(
+                session, request=request, decision=decision, now=now, settings=settings
+            )
+        await session.commit()
+        return Approval(request=request, decision=decision, token=token)
+    if decision.needs_approval:
+        tasks = open_approval_tasks(session, request, decision, actor=actor, now=now)
+        await session.commit()
+        return Pending(request, decision, tasks, _deadline(now, settings))
+    await session.commit()
+    raise AccessDenied(
+        "The request was refused: " + " ".join(r.message for r in decision.reasons[:3]),
+        reasons=[reason.to_dict() for reason in decision.reasons],
+        request_id=str(request.id),
+    )
+
+
+async def dry_run(
+    session: AsyncSession,
+    principal: Principal,
+    data: AccessRequestCreate,
+    *,
+    clock: Clock,
+    policies: PolicyLibrary,
+    settings: Settings,
+) -> tuple[Decision, tuple[uuid.UUID, ...]]:
+    """What policy would decide for ``data`` now, and on which cameras. Records nothing:
+    no request, no token, no audit event."""
+    principal.require(Scope.ACCESS_REQUEST)
+    camera_ids = await _cameras_asked(session, data)
+    facts = await request_facts(
+        session,
+        requester_party_id=principal.party_id,
+        camera_ids=camera_ids,
+        mode=data.mode.value,
+        purpose=data.purpose.value,
+        legal_basis=data.legal_basis.strip(),
+        footage_start=_utc(data.footage_start),
+        footage_end=_utc(data.footage_end),
+        requested_lifetime_seconds=data.token_lifetime_seconds,
+        emergency=data.emergency,
+    )
+    decision = await _decide(session, facts, policies=policies, settings=settings, now=clock.now())
+    return decision, camera_ids
+
+
+async def request_facts(
+    session: AsyncSession,
+    *,
+    requester_party_id: uuid.UUID,
+    camera_ids: Sequence[uuid.UUID],
+    mode: str,
+    purpose: str,
+    legal_basis: str,
+    footage_start: datetime | None,
+    footage_end: datetime | None,
+    requested_lifetime_seconds: int | None,
+    emergency: bool,
+    granted_approvals: frozenset[tuple[str, uuid.UUID]] = frozenset(),
+) -> RequestFacts:
+    """The facts of a request as policy reads them (the requester's ancestors are added by
+    the decision's inputs)."""
+    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == requester_party_id))
+    return RequestFacts(
+        requester_party_id=requester_party_id,
+        requester_party_kind=str(kind),
+        camera_ids=tuple(camera_ids),
+        mode=mode,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        footage_start=footage_start,
+        footage_end=footage_end,
+        requested_lifetime_seconds=requested_lifetime_seconds,
+        emergency=emergency,
+        granted_approvals=granted_approvals,
+    )
+
+
+async def redecide(
+    session: AsyncSession,
+    request: AccessRequest,
+    *,
+    granted_approvals: frozenset[tuple[str, uuid.UUID]],
+    policies: PolicyLibrary,
+    settings: Settings,
+    now: datetime,
+) -> Decision:
+    """Decide a recorded request again, now, with the approvals given so far: consents and
+    agreements may have changed while it waited."""
+    facts = await request_facts(
+        session,
+        requester_party_id=request.requester_party_id,
+        camera_ids=[uuid.UUID(camera) for camera in request.camera_ids],
+        mode=request.mode,
+        purpose=request.purpose,
+        legal_basis=request.legal_basis,
+        footage_start=as_utc(request.footage_start) if request.footage_start else None,
+        footage_end=as_utc(request.footage_end) if request.footage_end else None,
+        requested_lifetime_seconds=request.token_lifetime_seconds,
+        emergency=request.emergency,
+        granted_approvals=granted_approvals,
+    )
+    return await _decide(session, facts, policies=policies, settings=settings, now=now)
+
+
+async def _decide(
+    session: AsyncSession,
+    facts: RequestFacts,
+    *,
+    policies: PolicyLibrary,
+    settings: Settings,
+    now: datetime,
+) -> Decision:
+    inputs = await decision_inputs(session, facts.camera_ids, facts.requester_party_id)
+    return decide(
+        inputs.request_facts(facts),
         inputs.cameras,
         inputs.consents,
         inputs.agreements,
@@ -91,29 +221,30 @@ async def request_access(
         now,
         settings.access_token_max_lifetime_seconds,
     )
-    request = _record_request(session, principal, facts, decision, data.justification, now)
-    if not decision.allowed:
-        await session.commit()
-        raise AccessDenied(
-            "The request was refused: " + " ".join(r.message for r in decision.reasons[:3]),
-            reasons=[reason.to_dict() for reason in decision.reasons],
-            request_id=str(request.id),
-        )
-    token = mint_access_token(
-        session, request, decision, principal=principal, now=now, keyring=keyring, settings=settings
+
+
+async def _cameras_asked(session: AsyncSession, data: AccessRequestCreate) -> tuple[uuid.UUID, ...]:
+    if data.camera_ids or data.incident is None:
+        return tuple(data.camera_ids)
+    found = await cameras_within(
+        session,
+        latitude=data.incident.latitude,
+        longitude=data.incident.longitude,
+        radius_m=data.incident.radius_m,
     )
-    await session.commit()
-    return Approval(request=request, decision=decision, token=token)
+    return tuple(found)
 
 
 def _record_request(
     session: AsyncSession,
     principal: Principal,
+    data: AccessRequestCreate,
     facts: RequestFacts,
     decision: Decision,
-    justification: str,
     now: datetime,
+    settings: Settings,
 ) -> AccessRequest:
+    pending = decision.needs_approval
     request = AccessRequest(
         requester_party_id=principal.party_id,
         requester_member_id=principal.member_id,
@@ -122,11 +253,20 @@ def _record_request(
         mode=facts.mode,
         purpose=facts.purpose,
         legal_basis=facts.legal_basis,
-        justification=justification,
+        justification=data.justification,
         footage_start=facts.footage_start,
         footage_end=facts.footage_end,
-        status="approved" if decision.allowed else "denied",
+        status=RequestStatus.PENDING
+        if pending
+        else (RequestStatus.APPROVED if decision.allowed else RequestStatus.DENIED),
         explanation=decision.explanation(),
+        emergency=data.emergency,
+        incident_latitude=data.incident.latitude if data.incident else None,
+        incident_longitude=data.incident.longitude if data.incident else None,
+        incident_radius_m=data.incident.radius_m if data.incident else None,
+        token_lifetime_seconds=data.token_lifetime_seconds,
+        pending_until=_deadline(now, settings) if pending else None,
+        decided_at=None if pending else now,
         created_at=now,
     )
     session.add(request)
@@ -145,91 +285,39 @@ def _record_request(
             "legal_basis": facts.legal_basis,
             "footage_start": _iso(facts.footage_start),
             "footage_end": _iso(facts.footage_end),
+            "emergency": request.emergency,
+            "incident": data.incident.model_dump() if data.incident else None,
         },
     )
-    record(
-        session,
-        at=now,
-        actor=actor,
-        action="access_request.decided",
-        object_type="access_request",
-        object_id=request.id,
-        purpose=facts.purpose,
-        outcome="allow" if decision.allowed else "deny",
-        details={
-            "reasons": [r.code for r in decision.reasons],
-            "grants": [g.to_dict() for g in decision.grants],
-        },
-    )
+    record_decision(session, request, decision, actor=actor, now=now)
     return request
 
 
-def mint_access_token(
+def record_decision(
     session: AsyncSession,
     request: AccessRequest,
     decision: Decision,
     *,
-    principal: Principal,
+    actor: Actor,
     now: datetime,
-    keyring: KeyRing,
-    settings: Settings,
-) -> MintedToken:
-    """Sign a short-lived gateway token for an allowed request and record it."""
-    if not decision.allowed:
-        raise ValueError("a token is minted only from an allowing decision")
-    jti = secrets.token_urlsafe(16)
-    expires_at = now + timedelta(seconds=decision.token_lifetime_seconds)
-    camera_ids = [str(grant.camera_id) for grant in decision.grants]
-    claims: dict[str, object] = {
-        "iss": settings.issuer,
-        "aud": settings.gateway_audience,
-        "sub": principal.subject,
-        "client_id": principal.client_id,
-        "jti": jti,
-        "iat": int(now.timestamp()),
-        "nbf": int(now.timestamp()),
-        "exp": int(expires_at.timestamp()),
-        "req": str(request.id),
-        "cams": camera_ids,
-        "mode": request.mode,
-        "purpose": request.purpose,
-    }
-    if request.mode == Mode.FOOTAGE and request.footage_start and request.footage_end:
-        claims["win"] = {
-            "start": int(request.footage_start.timestamp()),
-            "end": int(request.footage_end.timestamp()),
-        }
-    token = AccessToken(
-        jti=jti,
-        request_id=request.id,
-        audience=settings.gateway_audience,
-        mode=request.mode,
-        camera_ids=camera_ids,
-        footage_start=request.footage_start,
-        footage_end=request.footage_end,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    session.add(token)
-    consent_ids = {grant.consent_id for grant in decision.grants if grant.consent_id is not None}
-    session.add_all(TokenConsent(jti=jti, consent_id=consent_id) for consent_id in consent_ids)
+    action: str = "access_request.decided",
+) -> None:
+    """Audit a decision on ``request``: its outcome, reasons, grants and approvals awaited."""
     record(
         session,
         at=now,
-        actor=Actor.of(principal),
-        action="access_token.minted",
-        object_type="access_token",
-        object_id=jti,
+        actor=actor,
+        action=action,
+        object_type="access_request",
+        object_id=request.id,
         purpose=request.purpose,
+        outcome=decision.outcome,
         details={
-            "request_id": str(request.id),
-            "camera_ids": camera_ids,
-            "mode": request.mode,
-            "expires_at": expires_at.isoformat(),
-            "consent_ids": sorted(str(c) for c in consent_ids),
+            "reasons": [r.code for r in decision.reasons],
+            "grants": [g.to_dict() for g in decision.grants],
+            "approvals": [need.to_dict() for need in decision.approvals],
         },
     )
-    return MintedToken(jwt=keyring.sign(claims, token_type=ACCESS_TOKEN_TYPE), record=token)
 
 
 async def get_access_request(
@@ -243,14 +331,20 @@ async def get_access_request(
 
 
 async def list_access_requests(
-    session: AsyncSession, principal: Principal, *, status: str | None, limit: int, offset: int
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: RequestStatus | None,
+    limit: int,
+    offset: int,
+    now: datetime,
 ) -> tuple[list[AccessRequest], int]:
-    """The caller's party's requests, newest first."""
+    """The caller's party's requests, newest first; ``status`` as readers see it."""
     query = select(AccessRequest)
     if not principal.is_registry_admin:
         query = query.where(col(AccessRequest.requester_party_id) == principal.party_id)
     if status is not None:
-        query = query.where(col(AccessRequest.status) == status)
+        query = query.where(_status_is(status, now))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     page = await session.execute(
         query.order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id))
@@ -258,6 +352,54 @@ async def list_access_requests(
         .offset(offset)
     )
     return list(page.scalars()), int(total or 0)
+
+
+async def get_explanation(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID
+) -> tuple[AccessRequest, list[ApprovalTask]]:
+    """A request's explanation and approvals, for those who may ask why: the requesting
+    party, the owners of its cameras, hub operators and the operator's auditors."""
+    request = await session.get(AccessRequest, request_id)
+    if request is None or not await _may_read_explanation(session, principal, request):
+        raise NotFound(f"no access request {request_id}")
+    tasks = await session.scalars(
+        select(ApprovalTask)
+        .where(col(ApprovalTask.request_id) == request.id)
+        .order_by(col(ApprovalTask.created_at), col(ApprovalTask.id))
+    )
+    return request, list(tasks)
+
+
+async def _may_read_explanation(
+    session: AsyncSession, principal: Principal, request: AccessRequest
+) -> bool:
+    if principal.party_id == request.requester_party_id or principal.is_registry_admin:
+        return True
+    owners = await session.scalars(
+        select(col(Camera.owner_party_id)).where(
+            col(Camera.id).in_([uuid.UUID(camera) for camera in request.camera_ids])
+        )
+    )
+    if principal.party_id in set(owners):
+        return True
+    if Scope.AUDIT_READ not in principal.scopes:
+        return False
+    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))
+    return kind == PartyKind.COMMAND_CENTER
+
+
+def _status_is(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
+    stored = col(AccessRequest.status)
+    overdue = and_(stored == RequestStatus.PENDING, col(AccessRequest.pending_until) <= now)
+    if status is RequestStatus.PENDING:
+        return and_(stored == RequestStatus.PENDING, col(AccessRequest.pending_until) > now)
+    if status is RequestStatus.EXPIRED:
+        return or_(stored == RequestStatus.EXPIRED, overdue)
+    return stored == status
+
+
+def _deadline(now: datetime, settings: Settings) -> datetime:
+    return now + timedelta(seconds=settings.approval_timeout_seconds)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

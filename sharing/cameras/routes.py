@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement
 
 from sharing.cameras import service
 from sharing.cameras.schemas import (
+    MAX_RADIUS_M,
     TAG_PATTERN,
     CameraCreate,
     CameraPage,
@@ -25,7 +26,7 @@ from sharing.cameras.schemas import (
     CameraStatus,
     CameraUpdate,
 )
-from sharing.consent.decision_inputs import visible_cameras_clause
+from sharing.consent.decision_inputs import requester_ancestors, visible_cameras_clause
 from sharing.dependencies import ClockDep, PrincipalDep, SessionDep, SettingsDep
 from sharing.openapi import problem_responses
 from sharing.parties.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -37,11 +38,17 @@ VisibleToDep: TypeAlias = NamedDependency[ColumnElement[bool] | None]
 """``visible_to``: what ``provide_visible_to`` answers for the caller."""
 
 
-def provide_visible_to(principal: PrincipalDep, clock: ClockDep) -> ColumnElement[bool] | None:
-    """The condition on ``Camera`` rows the caller may see; ``None`` (all) for admins."""
+async def provide_visible_to(
+    principal: PrincipalDep, clock: ClockDep, session: SessionDep
+) -> ColumnElement[bool] | None:
+    """The condition on ``Camera`` rows the caller may see; ``None`` (all) for admins.
+
+    Consents granted to a party "and its sub-units" reach the caller through its ancestors.
+    """
     if principal.is_registry_admin:
         return None
-    return visible_cameras_clause(principal.party_id, clock.now())
+    ancestors = await requester_ancestors(session, principal.party_id)
+    return visible_cameras_clause(principal.party_id, clock.now(), ancestor_ids=ancestors)
 
 
 class CameraController(Controller):
@@ -49,9 +56,7 @@ class CameraController(Controller):
 
     path = "/cameras"
     tags = ("cameras",)
-    dependencies: Mapping[str, Provide] = {
-        "visible_to": Provide(provide_visible_to, sync_to_thread=False)
-    }
+    dependencies: Mapping[str, Provide] = {"visible_to": Provide(provide_visible_to)}
 
     @post(
         "/",
@@ -77,7 +82,10 @@ class CameraController(Controller):
         summary="Search cameras",
         description="Cameras the caller may see (its own, public ones, and ones consented to "
         "its party), filtered and paged, ordered by name then id. A bounding box needs all four "
-        "of min_lat, min_lon, max_lat, max_lon. Needs `registry:read`.",
+        "of min_lat, min_lon, max_lat, max_lon. A radius search needs all three of near_lat, "
+        "near_lon and radius_m (1 to 50,000 m): it keeps the cameras within that distance of "
+        "the point (great-circle), orders them nearest first and gives each its `distance_m`; "
+        "it combines with every other filter. Needs `registry:read`.",
         responses=problem_responses(400, 401, 403, 422),
     )
     async def search_cameras(
@@ -112,6 +120,18 @@ class CameraController(Controller):
         max_lon: float | None = Parameter(
             default=None, ge=-180, le=180, description="Bounding box: eastern longitude."
         ),
+        near_lat: float | None = Parameter(
+            default=None, ge=-90, le=90, description="Radius search: the point's latitude."
+        ),
+        near_lon: float | None = Parameter(
+            default=None, ge=-180, le=180, description="Radius search: the point's longitude."
+        ),
+        radius_m: int | None = Parameter(
+            default=None,
+            ge=1,
+            le=MAX_RADIUS_M,
+            description="Radius search: how far from the point, in metres.",
+        ),
         limit: int = Parameter(
             default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size."
         ),
@@ -128,6 +148,7 @@ class CameraController(Controller):
             visibility=visibility,
             status=status,
             bbox=service.bounding_box(min_lat, min_lon, max_lat, max_lon),
+            near=service.near_point(near_lat, near_lon, radius_m),
             limit=limit,
             offset=offset,
         )

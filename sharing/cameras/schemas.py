@@ -22,6 +22,7 @@ from sharing.vocabulary import Visibility
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "srt"})
 MAX_STREAM_SOURCE_LENGTH = 2000
 MAX_TAGS = 20
+MAX_RADIUS_M = 50_000
 TAG_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 
 Tag = Annotated[
@@ -235,12 +236,21 @@ class CameraRead(BaseModel):
     has_stream_source: bool = Field(
         description="Whether a stream source is registered (its value is never shown)."
     )
+    distance_m: float | None = Field(
+        default=None,
+        description="Metres from the search point, to 0.1 m; null unless the search named "
+        "one (near_lat, near_lon, radius_m).",
+        examples=[142.7],
+    )
 
 
 class CameraPage(BaseModel):
     """One page of cameras."""
 
-    items: list[CameraRead] = Field(description="The cameras on this page, by name then id.")
+    items: list[CameraRead] = Field(
+        description="The cameras on this page: nearest first for a radius search, else by name "
+        "then id."
+    )
     total: int = Field(description="How many visible cameras match the filters.", examples=[3])
     limit: int = Field(description="The page size asked for.", examples=[DEFAULT_PAGE_SIZE])
     offset: int = Field(description="How many matching cameras precede this page.", examples=[0])
@@ -257,8 +267,21 @@ class BoundingBox:
 
 
 @dataclass(frozen=True, slots=True)
+class NearPoint:
+    """A circle on the ground: cameras within ``radius_m`` metres of a WGS 84 point."""
+
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+@dataclass(frozen=True, slots=True)
 class CameraSearch:
-    """Filters and page of a camera search; ``None`` means "any"."""
+    """Filters and page of a camera search; ``None`` means "any".
+
+    With ``near`` the search keeps only cameras within the circle and orders them nearest
+    first; without it, by name then id.
+    """
 
     owner_party_id: uuid.UUID | None = None
     tag: str | None = None
@@ -269,6 +292,7 @@ class CameraSearch:
     visibility: Visibility | None = None
     status: CameraStatus | None = None
     bbox: BoundingBox | None = None
+    near: NearPoint | None = None
     limit: int = DEFAULT_PAGE_SIZE
     offset: int = 0
 

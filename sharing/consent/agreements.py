@@ -1,29 +1,78 @@
-"""Agreements: the legal instruments consents rest on, and the parties they bind.
+"""Agreements: the legal instruments consents rest on, the parties they bind, and their life.
 
-Plain async functions over an ``AsyncSession``. Only a hub administrator registers an
-agreement; a caller sees the agreements its party is party to (an administrator sees all),
-and any other is answered as not found.
+Plain async functions over an ``AsyncSession``. Only a hub administrator registers, edits,
+amends or moves an agreement through its life; a caller sees the agreements its party is
+party to (an administrator sees all), and any other is answered as not found.
+
+An agreement's life::
+
+    draft -> active -> suspended -> active (resumed)
+      |        |  \\-> expired (its validity ended; the sweep marks it)
+      \\--------+---> terminated          (suspended -> terminated too)
+
+Terms are edited only in a draft; once active, a change is an amendment: a new draft that
+names the agreement it amends and counts its version up. Suspending, terminating or expiring
+an agreement stops every token and pending request resting on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sharing.audit.service import record
 from sharing.clock import Clock, as_utc
+from sharing.consent.cascade import CascadeResult, cascade_stop
 from sharing.consent.links import agreement_parties, parties_bound
 from sharing.consent.models import Agreement, AgreementParty
-from sharing.consent.schemas import AgreementCreate, AgreementRead
+from sharing.consent.schemas import AgreementCreate, AgreementRead, AgreementTermsChange
 from sharing.consent.templates import PolicyLibrary
-from sharing.errors import InvalidInput, NotFound
+from sharing.errors import Conflict, InvalidInput, NotFound
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
-from sharing.vocabulary import Scope
+from sharing.vocabulary import AgreementStatus, Scope
+from sharing.webhooks.schemas import EventType
+from sharing.webhooks.service import emit
+
+StatusAction = Literal["activate", "suspend", "resume", "terminate"]
+
+_DRAFT, _ACTIVE = AgreementStatus.DRAFT, AgreementStatus.ACTIVE
+_SUSPENDED, _TERMINATED, _EXPIRED = (
+    AgreementStatus.SUSPENDED,
+    AgreementStatus.TERMINATED,
+    AgreementStatus.EXPIRED,
+)
+TRANSITIONS: dict[StatusAction, tuple[frozenset[AgreementStatus], AgreementStatus]] = {
+    "activate": (frozenset({_DRAFT}), _ACTIVE),
+    "suspend": (frozenset({_ACTIVE}), _SUSPENDED),
+    "resume": (frozenset({_SUSPENDED}), _ACTIVE),
+    "terminate": (frozenset({_DRAFT, _ACTIVE, _SUSPENDED}), _TERMINATED),
+}
+"""What each action moves an agreement from, and to."""
+STOPPING = frozenset({_SUSPENDED, _TERMINATED, _EXPIRED})
+"""Statuses under which nothing resting on the agreement may go on."""
+AMENDABLE = frozenset({_ACTIVE, _SUSPENDED, _EXPIRED})
+EXPIRY_ACTOR = Actor.system("agreement-expiry")
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """An agreement's terms after a change has been applied, checked together."""
+
+    policy_template: str
+    valid_from: datetime
+    valid_until: datetime | None
+    party_ids: list[UUID]
+
+
+# --- registering, editing, amending -------------------------------------------------------
 
 
 async def register_agreement(
@@ -33,38 +82,137 @@ async def register_agreement(
     clock: Clock,
     policies: PolicyLibrary,
 ) -> AgreementRead:
-    """Register a legal instrument and its parties. Hub administrators only."""
+    """Register a legal instrument and its parties, as a draft or already active.
+    Hub administrators only."""
     principal.require(Scope.REGISTRY_ADMIN)
-    if policies.get(data.policy_template) is None:
-        raise InvalidInput(
-            "policy_template",
-            f"there is no policy template '{data.policy_template}'; "
-            f"known templates: {', '.join(policies.names()) or 'none'}",
-        )
-    valid_from = as_utc(data.valid_from)
-    valid_until = as_utc(data.valid_until) if data.valid_until else None
-    if valid_until is not None and valid_until <= valid_from:
-        raise InvalidInput("valid_until", "must be after valid_from")
-    party_ids = list(dict.fromkeys(data.party_ids))
-    known = set(
-        (await session.execute(select(col(Party.id)).where(col(Party.id).in_(party_ids)))).scalars()
+    terms = await _checked_terms(
+        session,
+        policies,
+        _Terms(
+            data.policy_template,
+            as_utc(data.valid_from),
+            as_utc(data.valid_until) if data.valid_until else None,
+            list(data.party_ids),
+        ),
     )
-    missing = [party_id for party_id in party_ids if party_id not in known]
-    if missing:
-        raise InvalidInput("party_ids", f"there is no party with the id {missing[0]}")
-
     now = clock.now()
     agreement = Agreement(
         kind=data.kind,
         number=data.number,
         title=data.title,
         status=data.status,
-        policy_template=data.policy_template,
+        policy_template=terms.policy_template,
         document_sha256=data.document_sha256,
-        valid_from=valid_from,
-        valid_until=valid_until,
+        valid_from=terms.valid_from,
+        valid_until=terms.valid_until,
+        status_changed_at=now,
+        status_changed_by=principal.subject,
         created_at=now,
     )
+    return await _add_agreement(session, principal, agreement, terms.party_ids, now)
+
+
+async def update_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: UUID,
+    data: AgreementTermsChange,
+    clock: Clock,
+    policies: PolicyLibrary,
+) -> AgreementRead:
+    """Edit a draft agreement's terms. Once active, terms change only by amendment."""
+    principal.require(Scope.REGISTRY_ADMIN)
+    agreement = await _agreement_for_update(session, agreement_id)
+    if agreement.status != _DRAFT:
+        raise Conflict(
+            f"agreement {agreement.number} is {agreement.status}; its terms are fixed. "
+            f"Amend it instead: POST /agreements/{agreement_id}/amendments",
+            status=agreement.status,
+        )
+    current = (await agreement_parties(session, [agreement_id]))[agreement_id]
+    terms = await _checked_terms(session, policies, _changed_terms(agreement, current, data))
+    changed = _apply(agreement, data, terms)
+    if terms.party_ids != current:
+        await session.execute(
+            delete(AgreementParty).where(col(AgreementParty.agreement_id) == agreement_id)
+        )
+        session.add_all(
+            AgreementParty(agreement_id=agreement_id, party_id=p) for p in terms.party_ids
+        )
+        changed["party_ids"] = [str(p) for p in terms.party_ids]
+    if changed:
+        record(
+            session,
+            at=clock.now(),
+            actor=Actor.of(principal),
+            action="agreement.updated",
+            object_type="agreement",
+            object_id=agreement.id,
+            details={"changed": changed},
+        )
+        await session.commit()
+    return _agreement_read(agreement, terms.party_ids)
+
+
+async def amend_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: UUID,
+    data: AgreementTermsChange,
+    clock: Clock,
+    policies: PolicyLibrary,
+) -> AgreementRead:
+    """Draft an amendment of an agreement in force (or suspended, or expired): a new draft
+    agreement with the original's terms, changed by ``data``, naming the original and
+    counting its version up. The original stays as it is until the operator ends it."""
+    principal.require(Scope.REGISTRY_ADMIN)
+    original = await _agreement_for_update(session, agreement_id)
+    if original.status not in AMENDABLE:
+        hint = " Edit the draft itself with PATCH." if original.status == _DRAFT else ""
+        raise Conflict(
+            f"agreement {original.number} is {original.status}; only an active, suspended or "
+            f"expired agreement can be amended.{hint}",
+            status=original.status,
+        )
+    open_draft = await session.scalar(
+        select(col(Agreement.id)).where(
+            col(Agreement.amends_id) == agreement_id, col(Agreement.status) == _DRAFT
+        )
+    )
+    if open_draft is not None:
+        raise Conflict(
+            f"amendment {open_draft} of agreement {original.number} is still a draft; edit or "
+            "terminate it first",
+            amendment_id=str(open_draft),
+        )
+    current = (await agreement_parties(session, [agreement_id]))[agreement_id]
+    terms = await _checked_terms(session, policies, _changed_terms(original, current, data))
+    now = clock.now()
+    amendment = Agreement(
+        kind=original.kind,
+        number=data.number or original.number,
+        title=data.title or original.title,
+        status=_DRAFT,
+        policy_template=terms.policy_template,
+        document_sha256=data.document_sha256 or original.document_sha256,
+        valid_from=terms.valid_from,
+        valid_until=terms.valid_until,
+        version=original.version + 1,
+        amends_id=original.id,
+        status_changed_at=now,
+        status_changed_by=principal.subject,
+        created_at=now,
+    )
+    return await _add_agreement(session, principal, amendment, terms.party_ids, now)
+
+
+async def _add_agreement(
+    session: AsyncSession,
+    principal: Principal,
+    agreement: Agreement,
+    party_ids: list[UUID],
+    now: datetime,
+) -> AgreementRead:
     session.add(agreement)
     await session.flush()  # the parties' rows reference the agreement
     session.add_all(AgreementParty(agreement_id=agreement.id, party_id=p) for p in party_ids)
@@ -79,6 +227,8 @@ async def register_agreement(
             "number": agreement.number,
             "policy_template": agreement.policy_template,
             "status": agreement.status,
+            "version": agreement.version,
+            "amends_id": str(agreement.amends_id) if agreement.amends_id else None,
             "party_ids": [str(p) for p in party_ids],
         },
     )
@@ -86,12 +236,218 @@ async def register_agreement(
     return _agreement_read(agreement, party_ids)
 
 
-async def list_agreements(session: AsyncSession, principal: Principal) -> list[AgreementRead]:
+def _changed_terms(
+    agreement: Agreement, party_ids: list[UUID], data: AgreementTermsChange
+) -> _Terms:
+    valid_until = (
+        (as_utc(data.valid_until) if data.valid_until else None)
+        if "valid_until" in data.model_fields_set
+        else (as_utc(agreement.valid_until) if agreement.valid_until else None)
+    )
+    return _Terms(
+        data.policy_template or agreement.policy_template,
+        as_utc(data.valid_from or agreement.valid_from),
+        valid_until,
+        list(data.party_ids) if data.party_ids is not None else party_ids,
+    )
+
+
+def _apply(agreement: Agreement, data: AgreementTermsChange, terms: _Terms) -> dict[str, object]:
+    """Write the changed fields onto a draft; what changed, for the audit trail."""
+    changed: dict[str, object] = {}
+    for field, value in (
+        ("number", data.number),
+        ("title", data.title),
+        ("document_sha256", data.document_sha256),
+        ("policy_template", terms.policy_template),
+        ("valid_from", terms.valid_from),
+        ("valid_until", terms.valid_until),
+    ):
+        current = getattr(agreement, field)
+        if isinstance(current, datetime):
+            current = as_utc(current)
+        if (value is not None or field == "valid_until") and value != current:
+            setattr(agreement, field, value)
+            changed[field] = value.isoformat() if isinstance(value, datetime) else value
+    return changed
+
+
+async def _checked_terms(session: AsyncSession, policies: PolicyLibrary, terms: _Terms) -> _Terms:
+    if policies.get(terms.policy_template) is None:
+        raise InvalidInput(
+            "policy_template",
+            f"there is no policy template '{terms.policy_template}'; "
+            f"known templates: {', '.join(policies.names()) or 'none'}",
+        )
+    if terms.valid_until is not None and terms.valid_until <= terms.valid_from:
+        raise InvalidInput("valid_until", "must be after valid_from")
+    party_ids = list(dict.fromkeys(terms.party_ids))
+    known = set(
+        (await session.execute(select(col(Party.id)).where(col(Party.id).in_(party_ids)))).scalars()
+    )
+    missing = [party_id for party_id in party_ids if party_id not in known]
+    if missing:
+        raise InvalidInput("party_ids", f"there is no party with the id {missing[0]}")
+    return _Terms(terms.policy_template, terms.valid_from, terms.valid_until, party_ids)
+
+
+# --- life ---------------------------------------------------------------------------------
+
+
+async def change_agreement_status(
+    session: AsyncSession,
+    principal: Principal,
+    agreement_id: UUID,
+    action: StatusAction,
+    reason: str,
+    clock: Clock,
+    policies: PolicyLibrary,
+) -> AgreementRead:
+    """Activate, suspend, resume or terminate an agreement, recording who, when and why.
+
+    A move the agreement's status does not allow is a ``Conflict``; so is activating or
+    resuming an agreement whose validity has ended or whose template this hub lacks.
+    Suspending and terminating stop every token and pending request resting on it.
+    """
+    principal.require(Scope.REGISTRY_ADMIN)
+    agreement = await _agreement_for_update(session, agreement_id)
+    sources, target = TRANSITIONS[action]
+    if agreement.status not in sources:
+        raise Conflict(
+            f"agreement {agreement.number} is {agreement.status}; it cannot {action} "
+            f"(only from {', '.join(sorted(sources))})",
+            status=agreement.status,
+        )
+    now = clock.now()
+    if target == _ACTIVE:
+        _check_can_take_effect(agreement, policies, now)
+    await _move(session, agreement, target, reason, Actor.of(principal), principal.subject, now)
+    await session.commit()
+    return _agreement_read(
+        agreement, (await agreement_parties(session, [agreement_id]))[agreement_id]
+    )
+
+
+async def expire_agreements(session: AsyncSession, now: datetime) -> list[UUID]:
+    """Mark every active or suspended agreement whose validity has ended as expired, and
+    stop what rests on it; the ids expired. Decisions refuse such agreements anyway; this
+    sweep makes the state, the trail, the notifications and the tokens say so too."""
+    ended = list(
+        (
+            await session.execute(
+                select(Agreement)
+                .where(
+                    col(Agreement.status).in_([_ACTIVE, _SUSPENDED]),
+                    col(Agreement.valid_until).is_not(None),
+                    col(Agreement.valid_until) <= now,
+                )
+                .order_by(col(Agreement.valid_until), col(Agreement.id))
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    for agreement in ended:
+        await _move(
+            session,
+            agreement,
+            _EXPIRED,
+            "its validity ended",
+            EXPIRY_ACTOR,
+            EXPIRY_ACTOR.client_id or "system",
+            now,
+        )
+    if ended:
+        await session.commit()
+    return [agreement.id for agreement in ended]
+
+
+async def _move(
+    session: AsyncSession,
+    agreement: Agreement,
+    target: AgreementStatus,
+    reason: str,
+    actor: Actor,
+    by: str,
+    now: datetime,
+) -> CascadeResult:
+    """Change the status, record it, notify every party, and stop what rests on it."""
+    previous = agreement.status
+    agreement.status = target
+    agreement.status_reason = reason
+    agreement.status_changed_at = now
+    agreement.status_changed_by = by
+    event = record(
+        session,
+        at=now,
+        actor=actor,
+        action="agreement.status_changed",
+        object_type="agreement",
+        object_id=agreement.id,
+        details={"from": previous, "to": target, "reason": reason},
+    )
+    stopped = CascadeResult()
+    if target in STOPPING:
+        with session.no_autoflush:  # the agreement's event stays ahead of the cascade's
+            stopped = await cascade_stop(
+                session,
+                agreement_ids=[agreement.id],
+                reason=f"agreement {agreement.number} {target}: {reason}",
+                actor=actor,
+                now=now,
+            )
+        event.details = {
+            **event.details,
+            "revoked_tokens": list(stopped.revoked_tokens),
+            "refused_requests": [str(r) for r in stopped.refused_requests],
+        }
+    parties = (await agreement_parties(session, [agreement.id]))[agreement.id]
+    emit(
+        session,
+        party_ids=parties,
+        event_type=EventType.AGREEMENT_STATUS_CHANGED,
+        payload={
+            "agreement_id": str(agreement.id),
+            "number": agreement.number,
+            "from": previous,
+            "to": target,
+            "reason": reason,
+            "changed_at": now.isoformat(),
+        },
+        now=now,
+    )
+    return stopped
+
+
+def _check_can_take_effect(agreement: Agreement, policies: PolicyLibrary, now: datetime) -> None:
+    if agreement.valid_until is not None and as_utc(agreement.valid_until) <= now:
+        raise Conflict(
+            f"agreement {agreement.number} ended on {as_utc(agreement.valid_until).isoformat()}; "
+            "amend it with a new validity instead",
+            status=agreement.status,
+        )
+    if policies.get(agreement.policy_template) is None:
+        raise Conflict(
+            f"agreement {agreement.number} names the policy template "
+            f"'{agreement.policy_template}', which this hub does not have",
+            status=agreement.status,
+        )
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+async def list_agreements(
+    session: AsyncSession, principal: Principal, *, status: AgreementStatus | None = None
+) -> list[AgreementRead]:
     """Agreements the caller's party is party to; every agreement for an administrator."""
     principal.require(Scope.CONSENT_READ)
-    query = select(Agreement).order_by(col(Agreement.number), col(Agreement.id))
+    query = select(Agreement).order_by(
+        col(Agreement.number), col(Agreement.version), col(Agreement.id)
+    )
     if not principal.is_registry_admin:
         query = query.where(_has_party(principal.party_id))
+    if status is not None:
+        query = query.where(col(Agreement.status) == status)
     agreements = list((await session.execute(query)).scalars())
     parties = await agreement_parties(session, [agreement.id for agreement in agreements])
     return [_agreement_read(agreement, parties[agreement.id]) for agreement in agreements]
@@ -113,6 +469,17 @@ async def get_agreement(
     )
 
 
+async def _agreement_for_update(session: AsyncSession, agreement_id: UUID) -> Agreement:
+    agreement = (
+        await session.execute(
+            select(Agreement).where(col(Agreement.id) == agreement_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if agreement is None:
+        raise NotFound(f"there is no agreement {agreement_id}")
+    return agreement
+
+
 def _has_party(party_id: UUID) -> ColumnElement[bool]:
     return exists().where(
         col(AgreementParty.agreement_id) == col(Agreement.id),
@@ -132,5 +499,12 @@ def _agreement_read(agreement: Agreement, party_ids: Iterable[UUID]) -> Agreemen
         valid_from=as_utc(agreement.valid_from),
         valid_until=as_utc(agreement.valid_until) if agreement.valid_until else None,
         party_ids=sorted(party_ids, key=str),
+        version=agreement.version,
+        amends_id=agreement.amends_id,
+        status_reason=agreement.status_reason,
+        status_changed_at=(
+            as_utc(agreement.status_changed_at) if agreement.status_changed_at else None
+        ),
+        status_changed_by=agreement.status_changed_by,
         created_at=as_utc(agreement.created_at),
     )

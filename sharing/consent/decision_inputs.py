@@ -8,13 +8,14 @@ may find.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from sharing.cameras.models import Camera, CameraTag
@@ -25,24 +26,38 @@ from sharing.consent.facts import (
     CameraSelector,
     ConsentFacts,
     ConsentStatus,
+    GranteeScope,
+    RequestFacts,
 )
 from sharing.consent.links import consent_cameras
 from sharing.consent.models import Agreement, AgreementParty, Consent, ConsentCamera
+from sharing.emergency.models import EmergencySuspension
+from sharing.parties.models import Party
 from sharing.vocabulary import Visibility
+
+# Grantee scopes that do not name the requester: the decision works out whether they reach it.
+_UNNAMED_SCOPES = (GranteeScope.PUBLIC, GranteeScope.AGREEMENT_PARTIES)
 
 
 @dataclass(frozen=True, slots=True)
 class DecisionInputs:
     """Everything ``decide`` needs for some cameras and one requester.
 
-    ``consents`` hold every status, so a revoked consent explains a refusal. To stay small,
-    a consent's ``camera_ids`` and an agreement's ``party_ids`` are limited to the cameras
-    and the requester the decision is about.
+    ``consents`` hold every status but ``superseded`` (the lineage's newest version speaks for
+    it), so a revoked consent explains a refusal. To stay small, a consent's ``camera_ids``
+    and an agreement's ``party_ids`` are limited to the cameras, and to the requester and its
+    ancestors, the decision is about. ``requester_ancestor_ids`` belong in the request's
+    facts: ``request_facts`` puts them there.
     """
 
     cameras: dict[UUID, CameraFacts]
     consents: list[ConsentFacts]
     agreements: dict[UUID, AgreementFacts]
+    requester_ancestor_ids: frozenset[UUID] = frozenset()
+
+    def request_facts(self, request: RequestFacts) -> RequestFacts:
+        """``request`` with the requester's ancestors these inputs loaded."""
+        return replace(request, requester_ancestor_ids=self.requester_ancestor_ids)
 
 
 async def decision_inputs(
@@ -50,13 +65,16 @@ async def decision_inputs(
 ) -> DecisionInputs:
     """Load the cameras, consents and agreements a decision on ``camera_ids`` needs.
 
-    Four queries whatever the number of cameras: cameras with tags, candidate consents,
-    their listed cameras, and their agreements with the requester's membership.
+    Five queries whatever the number of cameras: cameras with tags, the requester's
+    ancestors, candidate consents, their listed cameras, and their agreements with the
+    memberships of the requester and its ancestors and the requester's suspended emergency
+    rights.
     """
     cameras = await _camera_facts(session, camera_ids)
+    ancestors = await requester_ancestors(session, requester_party_id)
     owners = {c.owner_party_id for c in cameras.values()} - {requester_party_id}
     if not owners:
-        return DecisionInputs(cameras, [], {})
+        return DecisionInputs(cameras, [], {}, ancestors)
     tags = set().union(*(camera.tags for camera in cameras.values()))
     wanted = list(cameras)
     consents = list(
@@ -64,10 +82,8 @@ async def decision_inputs(
             await session.execute(
                 select(Consent).where(
                     col(Consent.grantor_party_id).in_(owners),
-                    or_(
-                        col(Consent.grantee_party_id) == requester_party_id,
-                        col(Consent.grantee_party_id).is_(None),
-                    ),
+                    col(Consent.status) != ConsentStatus.SUPERSEDED,
+                    _granted_to(requester_party_id, ancestors),
                     or_(
                         col(Consent.camera_selector) == CameraSelector.ALL,
                         and_(
@@ -85,10 +101,41 @@ async def decision_inputs(
     )
     listed = await consent_cameras(session, [c.id for c in consents], among=wanted)
     agreements = await _agreement_facts(
-        session, {c.agreement_id for c in consents}, requester_party_id
+        session, {c.agreement_id for c in consents}, requester_party_id, ancestors
     )
     return DecisionInputs(
-        cameras, [_consent_facts(c, frozenset(listed[c.id])) for c in consents], agreements
+        cameras,
+        [_consent_facts(c, frozenset(listed[c.id])) for c in consents],
+        agreements,
+        ancestors,
+    )
+
+
+async def requester_ancestors(session: AsyncSession, party_id: UUID) -> frozenset[UUID]:
+    """The parties above ``party_id`` (its parent, the parent's parent, ...), in one query."""
+    parent = aliased(Party)
+    chain = (
+        select(col(Party.parent_id).label("id"))
+        .where(col(Party.id) == party_id)
+        .cte("ancestors", recursive=True)
+    )
+    # UNION, not UNION ALL: a cycle in bad data ends the recursion instead of looping.
+    chain = chain.union(select(col(parent.parent_id)).join(chain, col(parent.id) == chain.c.id))
+    rows = await session.execute(select(chain.c.id).where(chain.c.id.is_not(None)))
+    return frozenset(rows.scalars()) - {party_id}
+
+
+def _granted_to(party_id: UUID, ancestors: Collection[UUID]) -> ColumnElement[bool]:
+    """Consents whose grantee scope may reach ``party_id`` (the decision makes sure)."""
+    grantee = col(Consent.grantee_party_id)
+    return or_(
+        grantee == party_id,
+        grantee.is_(None),
+        col(Consent.grantee_scope).in_(_UNNAMED_SCOPES),
+        and_(
+            col(Consent.grantee_scope) == GranteeScope.PARTY_AND_SUBUNITS,
+            grantee.in_(list(ancestors)),
+        ),
     )
 
 
@@ -119,32 +166,51 @@ async def _camera_facts(
 
 
 async def _agreement_facts(
-    session: AsyncSession, agreement_ids: set[UUID], requester_party_id: UUID
+    session: AsyncSession,
+    agreement_ids: set[UUID],
+    requester_party_id: UUID,
+    ancestors: frozenset[UUID],
 ) -> dict[UUID, AgreementFacts]:
-    # Joining only the requester's membership row: a city regulation may bind tens of
-    # thousands of owners, and the decision only asks whether the requester is one.
+    # Joining only the membership rows of the requester and its ancestors: a city regulation
+    # may bind tens of thousands of owners, and the decision only asks about these.
+    suspended = (
+        exists()
+        .where(
+            col(EmergencySuspension.agreement_id) == col(Agreement.id),
+            col(EmergencySuspension.party_id) == requester_party_id,
+            col(EmergencySuspension.restored_at).is_(None),
+        )
+        .label("suspended")
+    )
     rows = await session.execute(
-        select(Agreement, col(AgreementParty.party_id))
+        select(Agreement, col(AgreementParty.party_id), suspended)
         .outerjoin(
             AgreementParty,
             and_(
                 col(AgreementParty.agreement_id) == col(Agreement.id),
-                col(AgreementParty.party_id) == requester_party_id,
+                col(AgreementParty.party_id).in_([requester_party_id, *ancestors]),
             ),
         )
         .where(col(Agreement.id).in_(agreement_ids))
     )
+    found: dict[UUID, tuple[Agreement, bool]] = {}
+    members: defaultdict[UUID, set[UUID]] = defaultdict(set)
+    for agreement, member, is_suspended in rows:
+        found[agreement.id] = (agreement, bool(is_suspended))
+        if member is not None:
+            members[agreement.id].add(member)
     return {
-        agreement.id: AgreementFacts(
+        agreement_id: AgreementFacts(
             id=agreement.id,
             number=agreement.number,
             status=agreement.status,
             policy_template=agreement.policy_template,
             valid_from=as_utc(agreement.valid_from),
             valid_until=as_utc(agreement.valid_until) if agreement.valid_until else None,
-            party_ids=frozenset([member]) if member is not None else frozenset(),
+            party_ids=frozenset(members[agreement_id]),
+            emergency_suspended=is_suspended,
         )
-        for agreement, member in rows
+        for agreement_id, (agreement, is_suspended) in found.items()
     }
 
 
@@ -166,15 +232,31 @@ def _consent_facts(consent: Consent, camera_ids: frozenset[UUID]) -> ConsentFact
         valid_from=as_utc(consent.valid_from),
         valid_until=as_utc(consent.valid_until) if consent.valid_until else None,
         status=consent.status,
+        grantee_scope=consent.grantee_scope,
+        legal_basis=consent.legal_basis,
+        hours_start=consent.hours_start,
+        hours_end=consent.hours_end,
+        days_of_week=(
+            frozenset(consent.days_of_week) if consent.days_of_week is not None else None
+        ),
+        timezone=consent.timezone,
+        requires_owner_approval=consent.requires_owner_approval,
+        requires_supervisor_approval=consent.requires_supervisor_approval,
+        lineage_id=consent.lineage_id,
+        regulation_ref=consent.regulation_ref,
     )
 
 
-def visible_cameras_clause(party_id: UUID, now: datetime) -> ColumnElement[bool]:
+def visible_cameras_clause(
+    party_id: UUID, now: datetime, *, ancestor_ids: Collection[UUID] = ()
+) -> ColumnElement[bool]:
     """True for the cameras ``party_id`` may find in search.
 
-    Its own cameras, public ones, and those covered by an active consent in force that was
-    granted to the party (by list, by "all of the owner's", or by tag). A public grant does not
-    make a camera findable: its owner says that with the camera's visibility.
+    Its own cameras, public ones, and those covered by an active consent in force that
+    reaches the party (by list, by "all of the owner's", or by tag): granted to it, to every
+    party of an agreement binding it, or to one of ``ancestor_ids`` (see
+    ``requester_ancestors``) and its sub-units. A public grant does not make a camera
+    findable: its owner says that with the camera's visibility.
     A correlated filter over the ``camera`` table: use it in ``select(Camera).where(...)``.
     """
     # Correlated explicitly: auto-correlation only reaches the nearest enclosing SELECT.
@@ -200,7 +282,7 @@ def visible_cameras_clause(party_id: UUID, now: datetime) -> ColumnElement[bool]
         select(col(Consent.id))
         .where(
             col(Consent.grantor_party_id) == col(Camera.owner_party_id),
-            col(Consent.grantee_party_id) == party_id,
+            _reaching(party_id, ancestor_ids),
             col(Consent.status) == ConsentStatus.ACTIVE,
             col(Consent.valid_from) <= now,
             or_(col(Consent.valid_until).is_(None), col(Consent.valid_until) > now),
@@ -218,3 +300,26 @@ def visible_cameras_clause(party_id: UUID, now: datetime) -> ColumnElement[bool]
         col(Camera.visibility) == Visibility.PUBLIC,
         granted,
     )
+
+
+def _reaching(party_id: UUID, ancestor_ids: Collection[UUID]) -> ColumnElement[bool]:
+    """Consents (other than public ones) whose grantee scope reaches ``party_id``."""
+    grantee, scope = col(Consent.grantee_party_id), col(Consent.grantee_scope)
+    bound = (
+        select(col(AgreementParty.party_id))
+        .where(
+            col(AgreementParty.agreement_id) == col(Consent.agreement_id),
+            col(AgreementParty.party_id) == party_id,
+        )
+        .correlate(Consent)
+        .exists()
+    )
+    reaching = [
+        and_(grantee == party_id, scope != GranteeScope.AGREEMENT_PARTIES),
+        and_(scope == GranteeScope.AGREEMENT_PARTIES, bound),
+    ]
+    if ancestor_ids:
+        reaching.append(
+            and_(scope == GranteeScope.PARTY_AND_SUBUNITS, grantee.in_(list(ancestor_ids)))
+        )
+    return or_(*reaching)

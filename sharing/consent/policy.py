@@ -2,38 +2,38 @@
 
 ``decide`` is a pure function of the request, the cameras, the consents, the agreements, the
 templates and the time: it does no I/O, so it can be tested exhaustively and called on the
-hot path (a camera costs tens of microseconds).
+hot path (a camera costs tens of microseconds). The conditions of one consent are checked in
+``sharing.consent.conditions``; this module picks, for each camera, the consent that allows
+it, the approvals it waits for and what the explanation says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
+from sharing.consent.conditions import CLOCK_SKEW_TOLERANCE, consent_failures, is_public
 from sharing.consent.facts import (
     AgreementFacts,
+    ApprovalKind,
+    ApprovalNeed,
     CameraFacts,
     CameraSelector,
     ConsentFacts,
-    ConsentStatus,
     Decision,
     Grant,
+    GranteeScope,
+    LegalBasis,
     Reason,
     RequestFacts,
 )
-from sharing.consent.templates import PUBLIC_GRANTEE, PolicyLibrary, PolicyTemplate
-from sharing.vocabulary import AgreementStatus, Mode
+from sharing.consent.templates import EmergencyClause, PolicyLibrary, PolicyTemplate
+
+__all__ = ["CLOCK_SKEW_TOLERANCE", "OWNER_ACCESS_RULE", "decide"]
 
 OWNER_ACCESS_RULE = "owner_access"
-
-_Fail = Callable[[str, str, str], None]
-"""Records one failure of a consent: ``fail(code, message, rule)``."""
-
-# Gateways and clients run on their own clocks; a footage window that ends this little after
-# the hub's "now" is treated as ending now rather than refused as being in the future.
-CLOCK_SKEW_TOLERANCE = timedelta(seconds=60)
 
 
 def decide(
@@ -47,10 +47,13 @@ def decide(
 ) -> Decision:
     """Decide a request, all or nothing over its cameras.
 
-    Each camera is allowed for its owner, or by the first consent (granted by the owner to
-    the requester's party or to the public) whose own conditions, agreement and template
-    all accept the request. A request with any refused camera is denied and lists every
-    reason for every refused camera, so the requester learns everything at once.
+    Each camera is allowed for its owner, or by a consent of its owner that reaches the
+    requester (by grantee scope) and whose own conditions, agreement and template all accept
+    the request; a consent that allows without waiting for an approval is preferred. A
+    request with any refused camera is denied and lists every reason for every refused
+    camera, so the requester learns everything at once. Otherwise, if some camera waits for
+    an owner's or a supervisor's approval not yet in ``request.granted_approvals``, the
+    outcome is ``needs_approval`` with the approvals to ask for; else ``allow``.
     """
     by_grantor: dict[UUID, list[ConsentFacts]] = {}
     for consent in consents:
@@ -58,6 +61,7 @@ def decide(
 
     grants: list[Grant] = []
     reasons: list[Reason] = []
+    needs: list[_Need] = []
     requested = request.requested_lifetime_seconds
     lifetime = (
         max_token_lifetime_seconds
@@ -73,18 +77,33 @@ def decide(
         if isinstance(outcome, _Allowed):
             grants.append(outcome.grant)
             lifetime = min((lifetime, *outcome.lifetime_limits))
+            needs.extend(outcome.needs)
         else:
             reasons.extend(outcome)
 
     if reasons:
         return Decision("deny", (), tuple(reasons), 0, now)
-    return Decision("allow", tuple(grants), (), max(lifetime, 0), now)
+    lifetime = max(lifetime, 0)
+    if needs:
+        return Decision("needs_approval", tuple(grants), (), lifetime, now, _approvals(needs))
+    return Decision("allow", tuple(grants), (), lifetime, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Need:
+    """One camera waiting for one approval, before needs are grouped by approver."""
+
+    kind: ApprovalKind
+    party_id: UUID
+    camera_id: UUID
+    consent: ConsentFacts
 
 
 @dataclass(frozen=True, slots=True)
 class _Allowed:
     grant: Grant
     lifetime_limits: tuple[int, ...]
+    needs: tuple[_Need, ...] = ()
 
 
 def _decide_camera(
@@ -115,16 +134,13 @@ def _decide_camera(
             )
         ]
     if camera.owner_party_id == request.requester_party_id:
-        return _Allowed(Grant(camera_id, None, None, None, OWNER_ACCESS_RULE), ())
+        grant = Grant(camera_id, None, None, None, OWNER_ACCESS_RULE, message="You own it.")
+        return _Allowed(grant, ())
 
     candidates = [
         consent
         for consent in by_grantor.get(camera.owner_party_id, ())
-        if (
-            consent.grantee_party_id is None
-            or consent.grantee_party_id == request.requester_party_id
-        )
-        and _covers(consent, camera)
+        if _reaches(consent, request, agreements) and _covers(consent, camera)
     ]
     if not candidates:
         return [
@@ -137,24 +153,41 @@ def _decide_camera(
         ]
 
     failures: list[Reason] = []
+    waiting: _Allowed | None = None
     for consent in candidates:
         agreement = agreements.get(consent.agreement_id)
         template = policies.get(agreement.policy_template) if agreement else None
-        problems = _consent_failures(request, camera_id, consent, agreement, template, now)
-        if not problems:
-            limits = [consent.max_token_lifetime_seconds]
-            if template is not None:
-                limits.append(template.max_token_lifetime_seconds)
-            grant = Grant(
-                camera_id,
-                consent.id,
-                consent.version,
-                consent.agreement_id,
-                template.name if template else "consent",
-            )
-            return _Allowed(grant, tuple(limit for limit in limits if limit is not None))
-        failures.extend(problems)
-    return failures
+        problems = consent_failures(request, camera_id, consent, agreement, template, now)
+        if problems:
+            failures.extend(problems)
+            continue
+        # No problems means the agreement and its template were found.
+        assert agreement is not None
+        assert template is not None
+        allowed = _allowed(request, camera_id, consent, agreement, template)
+        if not allowed.needs:
+            return allowed
+        if waiting is None:  # the first consent that allows once approved
+            waiting = allowed
+    return waiting if waiting is not None else failures
+
+
+def _reaches(
+    consent: ConsentFacts, request: RequestFacts, agreements: Mapping[UUID, AgreementFacts]
+) -> bool:
+    """Whether the consent's grantee scope includes the requester."""
+    if is_public(consent):
+        return True
+    if consent.grantee_scope == GranteeScope.AGREEMENT_PARTIES:
+        agreement = agreements.get(consent.agreement_id)
+        return agreement is not None and request.requester_party_id in agreement.party_ids
+    grantee = consent.grantee_party_id
+    if grantee == request.requester_party_id:
+        return True
+    return (
+        consent.grantee_scope == GranteeScope.PARTY_AND_SUBUNITS
+        and grantee in request.requester_ancestor_ids
+    )
 
 
 def _covers(consent: ConsentFacts, camera: CameraFacts) -> bool:
@@ -165,258 +198,119 @@ def _covers(consent: ConsentFacts, camera: CameraFacts) -> bool:
     return camera.id in consent.camera_ids
 
 
-def _consent_failures(
+def _allowed(
     request: RequestFacts,
     camera_id: UUID,
     consent: ConsentFacts,
-    agreement: AgreementFacts | None,
-    template: PolicyTemplate | None,
-    now: datetime,
-) -> list[Reason]:
-    """Every reason this consent does not allow the request for this camera."""
-    failures: list[Reason] = []
+    agreement: AgreementFacts,
+    template: PolicyTemplate,
+) -> _Allowed:
+    """The grant a consent that passed every condition gives, and what it waits for."""
+    clause = _emergency_clause(request, template)
+    limits = [template.max_token_lifetime_seconds]
+    if consent.max_token_lifetime_seconds is not None:
+        limits.append(consent.max_token_lifetime_seconds)
+    if clause is not None:
+        limits.append(clause.max_token_lifetime_seconds)
 
-    def fail(code: str, message: str, rule: str) -> None:
-        failures.append(Reason(code, message, camera_id, consent.id, rule))
-
-    _check_consent_state(consent, now, fail)
-    _check_agreement(request, consent, agreement, template, now, fail)
-    _check_mode_and_purpose(request, consent, template, fail)
-    if template is not None:
-        _check_legal_basis(request, template, fail)
-    if request.mode == Mode.FOOTAGE:
-        _check_footage_window(request, consent, template, now, fail)
-    return failures
-
-
-def _check_consent_state(consent: ConsentFacts, now: datetime, fail: _Fail) -> None:
-    if consent.status == ConsentStatus.REVOKED:
-        fail(
-            "consent_revoked",
-            f"Consent {consent.id} was revoked by the camera's owner.",
-            "consent.status",
-        )
-    elif consent.status != ConsentStatus.ACTIVE:
-        fail(
-            "consent_not_in_force",
-            f"Consent {consent.id} is {consent.status}, not active.",
-            "consent.status",
-        )
-    if consent.valid_from > now:
-        fail(
-            "consent_not_in_force",
-            f"Consent {consent.id} takes effect only at {consent.valid_from.isoformat()}.",
-            "consent.valid_from",
-        )
-    if consent.valid_until is not None and consent.valid_until <= now:
-        fail(
-            "consent_not_in_force",
-            f"Consent {consent.id} ended at {consent.valid_until.isoformat()}.",
-            "consent.valid_until",
-        )
-
-
-def _check_agreement(
-    request: RequestFacts,
-    consent: ConsentFacts,
-    agreement: AgreementFacts | None,
-    template: PolicyTemplate | None,
-    now: datetime,
-    fail: _Fail,
-) -> None:
-    if agreement is None:
-        fail(
-            "agreement_not_active",
-            f"The agreement consent {consent.id} rests on is not known to this hub.",
-            "agreement",
-        )
-        return
-    label = f"Agreement {agreement.number}"
-    if agreement.status != AgreementStatus.ACTIVE:
-        fail(
-            "agreement_not_active",
-            f"{label} is {agreement.status}, not active.",
-            "agreement.status",
-        )
-    elif agreement.valid_from > now:
-        fail(
-            "agreement_not_active",
-            f"{label} takes effect only at {agreement.valid_from.isoformat()}.",
-            "agreement.valid_from",
-        )
-    elif agreement.valid_until is not None and agreement.valid_until <= now:
-        fail(
-            "agreement_not_active",
-            f"{label} ended at {agreement.valid_until.isoformat()}.",
-            "agreement.valid_until",
-        )
-    public = consent.grantee_party_id is None
-    if not public and request.requester_party_id not in agreement.party_ids:
-        fail(
-            "not_party_to_agreement", f"Your party is not a party to {label}.", "agreement.parties"
-        )
-    if template is None:
-        fail(
-            "template_missing",
-            f"{label} names the policy template '{agreement.policy_template}', which this "
-            "hub does not have; nothing can be allowed under it.",
-            "agreement.policy_template",
-        )
-        return
-    kind = PUBLIC_GRANTEE if public else request.requester_party_kind
-    if kind not in template.grantee_kinds:
-        allowed = ", ".join(sorted(template.grantee_kinds))
-        fail(
-            "grantee_kind_not_allowed",
-            f"The terms of {label} ({template.name}) allow grants to {allowed}; "
-            f"not to {'the public' if public else 'a party of kind ' + kind}.",
-            f"{template.name}.grantee_kinds",
-        )
-
-
-def _check_mode_and_purpose(
-    request: RequestFacts, consent: ConsentFacts, template: PolicyTemplate | None, fail: _Fail
-) -> None:
-    # The same two questions of the mode and of the purpose: does the consent allow it, and
-    # do the template's terms? Codes: mode_not_consented, mode_outside_terms,
-    # purpose_not_consented, purpose_outside_terms.
-    unbound: frozenset[str] = frozenset()
-    for term, asked, consented, allowed, phrase in (
-        ("mode", request.mode, consent.modes, template.modes if template else unbound, "{} access"),
-        (
-            "purpose",
-            request.purpose,
-            consent.purposes,
-            template.purposes if template else unbound,
-            "the purposes {}",
-        ),
-    ):
-        if asked not in consented:
-            fail(
-                f"{term}_not_consented",
-                f"Consent {consent.id} allows {phrase.format(_listed(consented))}; "
-                f"you asked for {asked}.",
-                f"consent.{term}s",
-            )
-        if template is not None and asked not in allowed:
-            fail(
-                f"{term}_outside_terms",
-                f"The terms of {template.name} allow {phrase.format(_listed(allowed))}; "
-                f"you asked for {asked}.",
-                f"{template.name}.{term}s",
-            )
-
-
-def _check_legal_basis(request: RequestFacts, template: PolicyTemplate, fail: _Fail) -> None:
-    rule = template.legal_basis_rule(request.purpose)
-    if rule is None:
-        return
-    legal_basis = request.legal_basis.strip()
-    rule_name = f"{template.name}.legal_basis.{request.purpose}"
-    if not legal_basis:
-        if rule.required:
-            fail(
-                "legal_basis_required",
-                f"The terms of {template.name} require a legal basis for "
-                f"{request.purpose}: {rule.description}",
-                rule_name,
-            )
-    elif not rule.accepts(legal_basis):
-        fail(
-            "legal_basis_invalid",
-            f"'{legal_basis}' is not a valid legal basis for {request.purpose} under "
-            f"{template.name}: {rule.description}",
-            rule_name,
-        )
-
-
-def _check_footage_window(
-    request: RequestFacts,
-    consent: ConsentFacts,
-    template: PolicyTemplate | None,
-    now: datetime,
-    fail: _Fail,
-) -> None:
-    start, end = request.footage_start, request.footage_end
-    if start is None or end is None:
-        fail(
-            "footage_window_missing",
-            "Footage requests must give the start and end of the footage wanted.",
-            "request.footage_window",
-        )
-        return
-    if end <= start:
-        fail(
-            "footage_window_invalid",
-            "The footage window must end after it starts.",
-            "request.footage_window",
-        )
-        return
-    if end > now + CLOCK_SKEW_TOLERANCE:
-        fail(
-            "footage_window_in_future",
-            f"The footage window ends at {end.isoformat()}, which is in the future; "
-            "only recorded footage can be requested.",
-            "request.footage_window",
-        )
-
-    # A live-only template's zero limits only repeat "no footage", which mode_outside_terms
-    # already says; its limits count only where it allows footage.
-    terms = template if template is not None and Mode.FOOTAGE in template.modes else None
-    lookback_hours = (now - start) / timedelta(hours=1)
-    limit = _tightest(
-        consent, consent.max_lookback_hours, terms, terms.max_lookback_hours if terms else None
-    )
-    if limit is not None and lookback_hours > limit.value:
-        fail(
-            "lookback_exceeded",
-            f"Footage look-back is limited to {limit.value} hours by {limit.set_by}; "
-            f"you asked for {_number(lookback_hours)} hours.",
-            f"{limit.rule}.max_lookback_hours",
-        )
-
-    window_minutes = (end - start) / timedelta(minutes=1)
-    limit = _tightest(
-        consent, consent.max_window_minutes, terms, terms.max_window_minutes if terms else None
-    )
-    if limit is not None and window_minutes > limit.value:
-        fail(
-            "window_too_long",
-            f"A footage window may be at most {limit.value} minutes long under "
-            f"{limit.set_by}; you asked for {_number(window_minutes)} minutes.",
-            f"{limit.rule}.max_window_minutes",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Limit:
-    value: int
-    set_by: str  # in words: "consent <id>" or "the terms of <template>"
-    rule: str  # the rule name's head: "consent" or the template's name
-
-
-def _tightest(
-    consent: ConsentFacts,
-    consent_limit: int | None,
-    terms: PolicyTemplate | None,
-    template_limit: int | None,
-) -> _Limit | None:
-    """The smaller of the consent's and the template's limit, and who set it (on a tie, the
-    consent)."""
+    needs: list[_Need] = []
+    granted = request.granted_approvals
+    owner = consent.grantor_party_id
     if (
-        terms is not None
-        and template_limit is not None
-        and (consent_limit is None or template_limit < consent_limit)
+        consent.requires_owner_approval
+        and not (clause is not None and clause.skips_owner_approval)
+        and ("owner", owner) not in granted
     ):
-        return _Limit(template_limit, f"the terms of {terms.name}", terms.name)
-    if consent_limit is None:
-        return None
-    return _Limit(consent_limit, f"consent {consent.id}", "consent")
+        needs.append(_Need("owner", owner, camera_id, consent))
+    # In an emergency the supervisor ratifies afterwards (the emergency review) instead of
+    # approving beforehand: waiting would defeat the emergency.
+    requester = request.requester_party_id
+    if (
+        consent.requires_supervisor_approval
+        and clause is None
+        and ("supervisor", requester) not in granted
+    ):
+        needs.append(_Need("supervisor", requester, camera_id, consent))
+
+    grant = Grant(
+        camera_id,
+        consent.id,
+        consent.version,
+        consent.agreement_id,
+        template.name,
+        emergency=clause is not None,
+        lineage_id=consent.lineage_id,
+        legal_basis=consent.legal_basis,
+        message=_grant_message(consent, agreement, template, clause),
+    )
+    return _Allowed(grant, tuple(limits), tuple(needs))
 
 
-def _listed(values: Iterable[str]) -> str:
-    return ", ".join(sorted(str(value) for value in values)) or "no"
+def _emergency_clause(request: RequestFacts, template: PolicyTemplate) -> EmergencyClause | None:
+    """The template's emergency clause, if this is an emergency request it covers."""
+    clause = template.emergency
+    if (
+        request.emergency
+        and clause is not None
+        and clause.fits(request.mode, request.purpose, request.requester_party_kind)
+    ):
+        return clause
+    return None
 
 
-def _number(value: float) -> str:
-    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
+def _grant_message(
+    consent: ConsentFacts,
+    agreement: AgreementFacts,
+    template: PolicyTemplate,
+    clause: EmergencyClause | None,
+) -> str:
+    message = (
+        f"Allowed by consent {consent.id} (version {consent.version}, lineage "
+        f"{consent.lineage_id}) under agreement {agreement.number} ({template.name}), on "
+        f"the basis of {_basis_phrase(consent, agreement)}."
+    )
+    if clause is not None:
+        message += (
+            f" Emergency access under the emergency clause of {template.name}: the token "
+            f"lives at most {clause.max_token_lifetime_seconds} seconds and the access is "
+            "reviewed afterwards by the owner and the requesting party's supervisor."
+        )
+    return message
+
+
+def _basis_phrase(consent: ConsentFacts, agreement: AgreementFacts) -> str:
+    if consent.legal_basis == LegalBasis.LEGAL_OBLIGATION:
+        return f"a legal obligation under {consent.regulation_ref or agreement.number}"
+    if consent.legal_basis == LegalBasis.PUBLIC_TASK:
+        return "the government's public task"
+    return "the owner's consent"
+
+
+def _approvals(needs: Sequence[_Need]) -> tuple[ApprovalNeed, ...]:
+    """One approval need per approver, over all the cameras waiting for it."""
+    groups: dict[tuple[ApprovalKind, UUID], list[_Need]] = {}
+    for need in needs:
+        groups.setdefault((need.kind, need.party_id), []).append(need)
+    approvals: list[ApprovalNeed] = []
+    for (kind, party_id), waiting in groups.items():
+        consents = {need.consent.id: need.consent for need in waiting}
+        cameras = tuple(dict.fromkeys(need.camera_id for need in waiting))
+        only = next(iter(consents)) if len(consents) == 1 else None
+        approvals.append(
+            ApprovalNeed(kind, party_id, cameras, only, _need_message(kind, [*consents.values()]))
+        )
+    return tuple(approvals)
+
+
+def _need_message(kind: ApprovalKind, consents: Sequence[ConsentFacts]) -> str:
+    named = ", ".join(f"{c.id} (version {c.version})" for c in consents)
+    subject = f"consent {named} asks" if len(consents) == 1 else f"consents {named} ask"
+    if kind == "owner":
+        return (
+            f"The camera's owner must approve this request: {subject} the owner to approve "
+            "every request before access is given."
+        )
+    return (
+        f"A supervisor of your party must approve this request: {subject} a second person "
+        "in the requesting party to approve every request before access is given."
+    )

@@ -1,33 +1,60 @@
-"""HTTP routes of the consent domain: agreements, consents and policy templates.
+"""HTTP routes of the consent domain: agreements, consents, objections and policy templates.
 
-Handlers are thin: they pass the caller and the input to ``sharing.consent.agreements`` or
-``sharing.consent.service``, which check scopes and object-level access and raise
-``sharing.errors`` types.
+Handlers are thin: they pass the caller and the input to ``sharing.consent.agreements``,
+``sharing.consent.service`` or ``sharing.consent.objections``, which check scopes and
+object-level access and raise ``sharing.errors`` types.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from sharing.consent import agreements, service
+from sharing.consent import agreements, objections, service
+from sharing.consent.agreements import StatusAction
 from sharing.consent.facts import ConsentStatus
+from sharing.consent.receipts import ConsentReceipt, receipt_text
 from sharing.consent.schemas import (
     AgreementCreate,
     AgreementRead,
+    AgreementStatusChange,
+    AgreementTermsChange,
     ConsentCreate,
     ConsentPage,
     ConsentRead,
     ConsentRevoke,
+    ConsentVersionCreate,
+    ConsentVersions,
+    ObjectionAnswer,
+    ObjectionCreate,
+    ObjectionRead,
     PolicyRead,
 )
-from sharing.dependencies import ClockDep, PoliciesDep, PrincipalDep, SessionDep
+from sharing.dependencies import ClockDep, PoliciesDep, PrincipalDep, SessionDep, SettingsDep
 from sharing.errors import NotFound
 from sharing.openapi import problem_responses
+from sharing.vocabulary import AgreementStatus
+
+_STATUS_WORDS: dict[StatusAction, str] = {
+    "activate": "Activate a draft agreement: its terms are fixed from now on.",
+    "suspend": "Suspend an active agreement: every token and pending request resting on it "
+    "stops at once; its consents wait for it to resume.",
+    "resume": "Resume a suspended agreement: its consents allow access again.",
+    "terminate": "End a draft, active or suspended agreement for good: every token and "
+    "pending request resting on it stops at once.",
+}
+
+
+def _status_description(action: StatusAction) -> str:
+    return (
+        f"{_STATUS_WORDS[action]} The reason, the time and the caller are recorded on the "
+        "agreement and in the audit trail (`agreement.status_changed`), and every party to it "
+        "is notified. A move its status does not allow is 409. Needs `registry:admin`."
+    )
 
 
 class AgreementController(Controller):
@@ -40,7 +67,8 @@ class AgreementController(Controller):
         "/",
         summary="Register an agreement",
         description="Registers a legal instrument, the parties it binds and the policy template "
-        "holding its terms. Needs `registry:admin`.",
+        "holding its terms, as a draft (the default) or already active. Needs "
+        "`registry:admin`.",
         status_code=HTTP_201_CREATED,
         responses=problem_responses(401, 403, 422),
     )
@@ -63,10 +91,15 @@ class AgreementController(Controller):
         responses=problem_responses(401, 403),
     )
     async def list_agreements(
-        self, session: SessionDep, principal: PrincipalDep
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        status: Annotated[
+            AgreementStatus | None, Parameter(description="Only agreements with this status.")
+        ] = None,
     ) -> list[AgreementRead]:
         """List the caller's agreements."""
-        return await agreements.list_agreements(session, principal)
+        return await agreements.list_agreements(session, principal, status=status)
 
     @get(
         "/{agreement_id:uuid}",
@@ -80,6 +113,136 @@ class AgreementController(Controller):
         """Read one agreement."""
         return await agreements.get_agreement(session, principal, agreement_id)
 
+    @patch(
+        "/{agreement_id:uuid}",
+        summary="Edit a draft agreement",
+        description="Changes a draft's number, title, document hash, template, validity or "
+        "parties; fields left out keep their value. An agreement that was ever active has "
+        "fixed terms (409): amend it instead. Needs `registry:admin`.",
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def update_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementTermsChange],
+    ) -> AgreementRead:
+        """Edit a draft."""
+        return await agreements.update_agreement(
+            session, principal, agreement_id, data, clock, policies
+        )
+
+    @post(
+        "/{agreement_id:uuid}/amendments",
+        summary="Amend an agreement",
+        description="Drafts an amendment of an active, suspended or expired agreement: a new "
+        "draft agreement with the original's terms changed by the body, naming the original "
+        "(`amends_id`) and one version up. Activate it like any draft; the original stays "
+        "until it is terminated. Needs `registry:admin`.",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def amend_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementTermsChange],
+    ) -> AgreementRead:
+        """Draft an amendment."""
+        return await agreements.amend_agreement(
+            session, principal, agreement_id, data, clock, policies
+        )
+
+    @post(
+        "/{agreement_id:uuid}/activate",
+        summary="Activate a draft agreement",
+        description=_status_description("activate"),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def activate_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementStatusChange],
+    ) -> AgreementRead:
+        """Activate a draft agreement."""
+        return await agreements.change_agreement_status(
+            session, principal, agreement_id, "activate", data.reason, clock, policies
+        )
+
+    @post(
+        "/{agreement_id:uuid}/suspend",
+        summary="Suspend an agreement",
+        description=_status_description("suspend"),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def suspend_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementStatusChange],
+    ) -> AgreementRead:
+        """Suspend an agreement."""
+        return await agreements.change_agreement_status(
+            session, principal, agreement_id, "suspend", data.reason, clock, policies
+        )
+
+    @post(
+        "/{agreement_id:uuid}/resume",
+        summary="Resume a suspended agreement",
+        description=_status_description("resume"),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def resume_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementStatusChange],
+    ) -> AgreementRead:
+        """Resume a suspended agreement."""
+        return await agreements.change_agreement_status(
+            session, principal, agreement_id, "resume", data.reason, clock, policies
+        )
+
+    @post(
+        "/{agreement_id:uuid}/terminate",
+        summary="Terminate an agreement",
+        description=_status_description("terminate"),
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def terminate_agreement(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        agreement_id: FromPath[UUID],
+        data: JSONBody[AgreementStatusChange],
+    ) -> AgreementRead:
+        """Terminate an agreement."""
+        return await agreements.change_agreement_status(
+            session, principal, agreement_id, "terminate", data.reason, clock, policies
+        )
+
 
 class ConsentController(Controller):
     """Owners' grants of access to their cameras, and their revocation."""
@@ -90,9 +253,12 @@ class ConsentController(Controller):
     @post(
         "/",
         summary="Grant consent",
-        description="The caller's party grants a party (or, with `grantee_party_id: null`, "
-        "the public) access to its cameras under an agreement. Modes, purposes and limits "
-        "must lie within the agreement's policy template. Needs `consent:write`.",
+        description="The caller's party grants a party (with its sub-units, every party of "
+        "the agreement, or the public) access to its cameras under an active agreement, on a "
+        "lawful basis (consent, legal obligation, public task), with conditions (hours, days, "
+        "approvals). Modes, purposes and limits must lie within the agreement's policy "
+        "template. The owner and the grantee are notified (`consent.granted`); the receipt "
+        "is at `/consents/{id}/receipt`. Needs `consent:write`.",
         status_code=HTTP_201_CREATED,
         responses=problem_responses(401, 403, 422),
     )
@@ -102,15 +268,19 @@ class ConsentController(Controller):
         principal: PrincipalDep,
         clock: ClockDep,
         policies: PoliciesDep,
+        settings: SettingsDep,
         data: JSONBody[ConsentCreate],
     ) -> ConsentRead:
         """Grant consent."""
-        return await service.grant_consent(session, principal, data, clock, policies)
+        return await service.grant_consent(
+            session, principal, data, clock, policies, settings.issuer
+        )
 
     @get(
         "/",
         summary="List consents",
-        description="Consents the caller's party granted or received, newest first. Needs "
+        description="Consents the caller's party granted or received, newest first: an owner "
+        "sees every arrangement on its cameras, whatever its legal basis. Needs "
         "`consent:read`.",
         responses=problem_responses(401, 403, 422),
     )
@@ -161,7 +331,9 @@ class ConsentController(Controller):
         "/{consent_id:uuid}/revoke",
         summary="Revoke a consent",
         description="The grantor withdraws a consent with immediate effect; every access token "
-        "resting on it is revoked in the same step. Needs `consent:write`.",
+        "and pending request resting on it stops in the same step. An arrangement resting on "
+        "a legal obligation cannot be revoked by its owner (409: object instead); the hub "
+        "operator can end it. Needs `consent:write`.",
         status_code=HTTP_200_OK,
         responses=problem_responses(401, 403, 404, 409, 422),
     )
@@ -170,11 +342,162 @@ class ConsentController(Controller):
         session: SessionDep,
         principal: PrincipalDep,
         clock: ClockDep,
+        settings: SettingsDep,
         consent_id: FromPath[UUID],
         data: JSONBody[ConsentRevoke],
     ) -> ConsentRead:
         """Revoke a consent."""
-        return await service.revoke_consent(session, principal, consent_id, data.reason, clock)
+        return await service.revoke_consent(
+            session, principal, consent_id, data.reason, clock, settings.issuer
+        )
+
+    @post(
+        "/{consent_id:uuid}/versions",
+        summary="Change a consent (new version)",
+        description="The grantor replaces an active consent's terms with the full new terms "
+        "in the body. A new consent is made with the same `lineage_id` and the next version; "
+        "the old one is superseded, and tokens and pending requests resting on it stop. "
+        "The owner and grantee are notified (`consent.changed`). Needs `consent:write`.",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def new_consent_version(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        policies: PoliciesDep,
+        settings: SettingsDep,
+        consent_id: FromPath[UUID],
+        data: JSONBody[ConsentVersionCreate],
+    ) -> ConsentRead:
+        """Change a consent."""
+        return await service.new_consent_version(
+            session, principal, consent_id, data, clock, policies, settings.issuer
+        )
+
+    @get(
+        "/{consent_id:uuid}/versions",
+        summary="List a consent's versions",
+        description="Every version of the arrangement this consent belongs to, oldest first. "
+        "Needs `consent:read`.",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def list_consent_versions(
+        self, session: SessionDep, principal: PrincipalDep, consent_id: FromPath[UUID]
+    ) -> ConsentVersions:
+        """List the lineage."""
+        return await service.list_consent_versions(session, principal, consent_id)
+
+    @get(
+        "/{consent_id:uuid}/receipt",
+        summary="Download a consent receipt",
+        description="The receipt of this consent version's latest event (granted, changed, "
+        "superseded, revoked): who allowed what to whom, under which instrument, terms and "
+        "lawful basis, when, and how to revoke, with fields following ISO/IEC TS 27560 and "
+        "the Kantara consent receipt, and a SHA-256 of its canonical JSON. `format=text` "
+        "gives it as plain Indonesian/English text. For the grantor, the grantee or the hub "
+        "operator. Needs `consent:read`.",
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def get_receipt(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        settings: SettingsDep,
+        consent_id: FromPath[UUID],
+        format: Annotated[
+            Literal["json", "text"],
+            Parameter(description="json (the default) or text, for an owner's phone."),
+        ] = "json",
+    ) -> Response[ConsentReceipt | str]:
+        """Download a receipt."""
+        receipt = await service.get_receipt(session, principal, consent_id, settings.issuer)
+        if format == "text":
+            return Response(receipt_text(receipt), media_type="text/plain; charset=utf-8")
+        return Response(receipt)
+
+    @post(
+        "/{consent_id:uuid}/objections",
+        summary="Object to an arrangement",
+        description="The owner objects to an arrangement on its cameras that rests on a legal "
+        "obligation (and so cannot be revoked by the owner). The objection is recorded, the "
+        "hub operator and the grantee are notified (`objection.filed`) and must answer. An "
+        "arrangement the owner may revoke is refused with 409. Needs `consent:write`.",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def file_objection(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        consent_id: FromPath[UUID],
+        data: JSONBody[ObjectionCreate],
+    ) -> ObjectionRead:
+        """File an objection."""
+        return await objections.file_objection(session, principal, consent_id, data.text, clock)
+
+
+class ObjectionController(Controller):
+    """Owners' objections to arrangements resting on a legal obligation, and their answers."""
+
+    path = "/objections"
+    tags = ("objections",)
+
+    @get(
+        "/",
+        summary="List objections",
+        description="For an owner, the objections it filed; for a grantee, those it must "
+        "answer; for the hub operator, all. Newest first. Needs `consent:read`.",
+        responses=problem_responses(401, 403, 422),
+    )
+    async def list_objections(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        status: Annotated[
+            Literal["open", "answered"] | None,
+            Parameter(description="Only objections with this status."),
+        ] = None,
+    ) -> list[ObjectionRead]:
+        """List the caller's objections."""
+        return await objections.list_objections(session, principal, status=status)
+
+    @get(
+        "/{objection_id:uuid}",
+        summary="Read an objection",
+        description="One objection, for its owner, the grantee or the hub operator. Needs "
+        "`consent:read`.",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_objection(
+        self, session: SessionDep, principal: PrincipalDep, objection_id: FromPath[UUID]
+    ) -> ObjectionRead:
+        """Read an objection."""
+        return await objections.get_objection(session, principal, objection_id)
+
+    @post(
+        "/{objection_id:uuid}/answer",
+        summary="Answer an objection",
+        description="The hub operator or the arrangement's grantee answers an open objection; "
+        "the owner is notified (`objection.answered`). An objection is answered once (409 "
+        "after). Needs `consent:read` (a grantee) or `registry:admin`.",
+        status_code=HTTP_200_OK,
+        responses=problem_responses(401, 403, 404, 409, 422),
+    )
+    async def answer_objection(
+        self,
+        session: SessionDep,
+        principal: PrincipalDep,
+        clock: ClockDep,
+        objection_id: FromPath[UUID],
+        data: JSONBody[ObjectionAnswer],
+    ) -> ObjectionRead:
+        """Answer an objection."""
+        return await objections.answer_objection(
+            session, principal, objection_id, data.answer, clock
+        )
 
 
 class PolicyController(Controller):

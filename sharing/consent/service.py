@@ -1,9 +1,11 @@
-"""Consents: owners' grants of access to their cameras, and their revocation.
+"""Consents: owners' grants of access to their cameras, their versions and their revocation.
 
 Plain async functions over an ``AsyncSession``. Each change validates, writes its audit event
-in the same transaction and commits. A caller sees the consents its party granted or
-received (a hub administrator sees everything); any other is answered as not found.
-Revoking a consent revokes, in the same transaction, every live access token resting on it.
+and its notifications in the same transaction and commits. A caller sees the consents its
+party granted or received (a hub administrator sees everything); any other is answered as
+not found. A change makes a new version and supersedes the old one; revoking or superseding
+a consent stops, in the same transaction, every live token and pending request resting on it
+(``sharing.consent.cascade``).
 """
 
 from __future__ import annotations
@@ -17,22 +19,32 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sharing.access.models import AccessToken, TokenConsent
 from sharing.audit.service import record
 from sharing.cameras.models import Camera, CameraTag
 from sharing.clock import Clock, as_utc
-from sharing.consent.facts import CameraSelector, ConsentStatus
-from sharing.consent.grant_checks import check_grant
+from sharing.consent.cascade import cascade_stop, consent_payload
+from sharing.consent.facts import CameraSelector, ConsentStatus, GranteeScope, LegalBasis
+from sharing.consent.grant_checks import CheckedGrant, ConsentTerms, check_grant
 from sharing.consent.links import consent_cameras
-from sharing.consent.models import Agreement, Consent, ConsentCamera
-from sharing.consent.schemas import ConsentCreate, ConsentPage, ConsentRead
+from sharing.consent.models import Agreement, AgreementParty, Consent, ConsentCamera
+from sharing.consent.receipts import ConsentReceipt, ReceiptFacts, build_receipt
+from sharing.consent.schemas import (
+    ConsentCreate,
+    ConsentPage,
+    ConsentRead,
+    ConsentVersionCreate,
+    ConsentVersions,
+)
 from sharing.consent.templates import PolicyLibrary
 from sharing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
-from sharing.vocabulary import Scope
+from sharing.vocabulary import PartyKind, Scope
+from sharing.webhooks.schemas import EventType
+from sharing.webhooks.service import emit
 
 TOKEN_REVOCATION_REASON = "consent revoked"
+TOKEN_SUPERSEDED_REASON = "consent superseded by a new version"
 
 
 # --- granting -----------------------------------------------------------------------------
@@ -44,12 +56,15 @@ async def grant_consent(
     data: ConsentCreate,
     clock: Clock,
     policies: PolicyLibrary,
+    issuer: str,
 ) -> ConsentRead:
     """Record an owner's grant, after checking it against the agreement and its template.
 
     The grantor is the caller's party (an administrator may name another). The agreement
     must be active and bind the grantor and the grantee; modes, purposes and limits must lie
-    within the template's terms; listed cameras must belong to the grantor.
+    within the template's terms; listed cameras must belong to the grantor; the grantee
+    scope, hours, days, time zone and legal basis must be consistent
+    (``sharing.consent.grant_checks``).
     """
     principal.require(Scope.CONSENT_WRITE)
     now = clock.now()
@@ -58,16 +73,129 @@ async def grant_consent(
         raise PermissionDenied("you may only grant consent for your own party's cameras")
     if await session.get(Party, grantor_id) is None:
         raise InvalidInput("grantor_party_id", f"there is no party with the id {grantor_id}")
-
     checked = await check_grant(session, data, grantor_id, policies, now)
 
     consent_id = uuid.uuid4()
-    consent = Consent(
+    consent = _new_consent(consent_id, consent_id, 1, grantor_id, data, checked, now)
+    session.add(consent)
+    await session.flush()  # the camera rows reference the consent
+    session.add_all(ConsentCamera(consent_id=consent.id, camera_id=c) for c in checked.camera_ids)
+    receipt = await _receipt(session, consent, checked.camera_ids, issuer)
+    record(
+        session,
+        at=now,
+        actor=Actor.of(principal),
+        action="consent.granted",
+        object_type="consent",
+        object_id=consent.id,
+        details={
+            **_consent_summary(consent, checked.camera_ids, checked.agreement),
+            **_receipt_reference(receipt),
+        },
+    )
+    _notify(session, consent, EventType.CONSENT_GRANTED, receipt, now)
+    await session.commit()
+    return _consent_read(consent, checked.camera_ids)
+
+
+async def new_consent_version(
+    session: AsyncSession,
+    principal: Principal,
+    consent_id: UUID,
+    data: ConsentVersionCreate,
+    clock: Clock,
+    policies: PolicyLibrary,
+    issuer: str,
+) -> ConsentRead:
+    """Replace an active consent's terms with a new version; the old one is superseded.
+
+    Only the grantor (or an administrator) may; the new terms pass every check a grant
+    passes. The new version keeps the lineage and counts up. Tokens and pending requests
+    that rest on the old version stop: they were decided under terms that no longer hold
+    (docs/decisions/0008-a-new-consent-version-stops-the-old-ones-tokens.md).
+    """
+    principal.require(Scope.CONSENT_WRITE)
+    old = await _visible_consent(session, principal, consent_id, for_update=True)
+    if not principal.may_act_for(old.grantor_party_id):
+        raise PermissionDenied("only the owner who granted a consent may change it")
+    if old.status != ConsentStatus.ACTIVE:
+        raise Conflict(
+            f"consent {consent_id} is {old.status}; only the active version can be changed",
+            lineage_id=str(old.lineage_id),
+        )
+    if old.legal_basis == LegalBasis.LEGAL_OBLIGATION and not principal.is_registry_admin:
+        raise Conflict(_OBLIGATION_MESSAGE.format(consent_id=consent_id, verb="change"))
+    now = clock.now()
+    checked = await check_grant(session, data, old.grantor_party_id, policies, now)
+
+    new = _new_consent(
+        uuid.uuid4(),
+        old.lineage_id,
+        old.version + 1,
+        old.grantor_party_id,
+        data,
+        checked,
+        now,
+    )
+    old.status = ConsentStatus.SUPERSEDED
+    old.superseded_at = now
+    session.add(new)
+    await session.flush()
+    session.add_all(ConsentCamera(consent_id=new.id, camera_id=c) for c in checked.camera_ids)
+    actor = Actor.of(principal)
+    receipt = await _receipt(session, new, checked.camera_ids, issuer)
+    changed = record(
+        session,
+        at=now,
+        actor=actor,
+        action="consent.changed",
+        object_type="consent",
+        object_id=new.id,
+        details={
+            **_consent_summary(new, checked.camera_ids, checked.agreement),
+            **_receipt_reference(receipt),
+            "lineage_id": str(new.lineage_id),
+            "version": new.version,
+            "supersedes": str(old.id),
+        },
+    )
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="consent.superseded",
+        object_type="consent",
+        object_id=old.id,
+        details={"superseded_by": str(new.id), "version": new.version},
+    )
+    with session.no_autoflush:  # the consent's events stay ahead of the cascade's
+        stopped = await cascade_stop(
+            session, consent_ids=[old.id], reason=TOKEN_SUPERSEDED_REASON, actor=actor, now=now
+        )
+    changed.details = {**changed.details, "revoked_tokens": list(stopped.revoked_tokens)}
+    _notify(session, new, EventType.CONSENT_CHANGED, receipt, now, previous=old)
+    await session.commit()
+    return _consent_read(new, checked.camera_ids)
+
+
+def _new_consent(
+    consent_id: UUID,
+    lineage_id: UUID,
+    version: int,
+    grantor_id: UUID,
+    data: ConsentTerms,
+    checked: CheckedGrant,
+    now: datetime,
+) -> Consent:
+    return Consent(
         id=consent_id,
-        lineage_id=consent_id,
+        lineage_id=lineage_id,
+        version=version,
         grantor_party_id=grantor_id,
         grantee_party_id=data.grantee_party_id,
-        grantee_scope="party" if data.grantee_party_id else "public",
+        grantee_scope=checked.grantee_scope,
+        legal_basis=data.legal_basis,
+        regulation_ref=data.regulation_ref,
         agreement_id=checked.agreement.id,
         camera_selector=data.camera_selector,
         selector_tag=data.selector_tag,
@@ -76,26 +204,18 @@ async def grant_consent(
         max_lookback_hours=data.max_lookback_hours,
         max_window_minutes=data.max_window_minutes,
         max_token_lifetime_seconds=data.max_token_lifetime_seconds,
+        hours_start=data.hours_start,
+        hours_end=data.hours_end,
+        # A day named twice is the same day: kept once, in order.
+        days_of_week=sorted(set(data.days_of_week)) if data.days_of_week else None,
+        timezone=data.timezone,
+        requires_owner_approval=data.requires_owner_approval,
+        requires_supervisor_approval=data.requires_supervisor_approval,
         valid_from=checked.valid_from,
         valid_until=checked.valid_until,
         status=ConsentStatus.ACTIVE,
-        version=1,
         created_at=now,
     )
-    session.add(consent)
-    await session.flush()  # the camera rows reference the consent
-    session.add_all(ConsentCamera(consent_id=consent.id, camera_id=c) for c in checked.camera_ids)
-    record(
-        session,
-        at=now,
-        actor=Actor.of(principal),
-        action="consent.granted",
-        object_type="consent",
-        object_id=consent.id,
-        details=_consent_summary(consent, checked.camera_ids, checked.agreement),
-    )
-    await session.commit()
-    return _consent_read(consent, checked.camera_ids)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -113,16 +233,14 @@ async def list_consents(
     offset: int = 0,
 ) -> ConsentPage:
     """Consents the caller's party granted or received (all, for an administrator), newest
-    first, optionally narrowed to a status, a grantor, a grantee or a covered camera."""
+    first, optionally narrowed to a status, a grantor, a grantee or a covered camera.
+
+    An owner sees every arrangement on its cameras, whatever its legal basis or grantee.
+    """
     principal.require(Scope.CONSENT_READ)
     conditions: list[ColumnElement[bool]] = []
     if not principal.is_registry_admin:
-        conditions.append(
-            or_(
-                col(Consent.grantor_party_id) == principal.party_id,
-                col(Consent.grantee_party_id) == principal.party_id,
-            )
-        )
+        conditions.append(_concerns(principal.party_id))
     if status is not None:
         conditions.append(col(Consent.status) == status)
     if grantor_party_id is not None:
@@ -162,19 +280,67 @@ async def get_consent(session: AsyncSession, principal: Principal, consent_id: U
     return _consent_read(consent, (await consent_cameras(session, [consent.id]))[consent.id])
 
 
+async def list_consent_versions(
+    session: AsyncSession, principal: Principal, consent_id: UUID
+) -> ConsentVersions:
+    """Every version of the arrangement ``consent_id`` belongs to, oldest first."""
+    principal.require(Scope.CONSENT_READ)
+    consent = await _visible_consent(session, principal, consent_id)
+    versions = list(
+        (
+            await session.execute(
+                select(Consent)
+                .where(col(Consent.lineage_id) == consent.lineage_id)
+                .order_by(col(Consent.version), col(Consent.created_at))
+            )
+        ).scalars()
+    )
+    cameras = await consent_cameras(session, [version.id for version in versions])
+    return ConsentVersions(
+        lineage_id=consent.lineage_id,
+        items=[_consent_read(version, cameras[version.id]) for version in versions],
+    )
+
+
+async def get_receipt(
+    session: AsyncSession, principal: Principal, consent_id: UUID, issuer: str
+) -> ConsentReceipt:
+    """The receipt of a consent version's latest event, for its grantor, grantee or an
+    administrator."""
+    principal.require(Scope.CONSENT_READ)
+    consent = await _visible_consent(session, principal, consent_id)
+    cameras = (await consent_cameras(session, [consent.id]))[consent.id]
+    return await _receipt(session, consent, cameras, issuer)
+
+
 async def _visible_consent(
     session: AsyncSession, principal: Principal, consent_id: UUID, *, for_update: bool = False
 ) -> Consent:
     query = select(Consent).where(col(Consent.id) == consent_id)
+    if not principal.is_registry_admin:
+        query = query.where(_concerns(principal.party_id))
     if for_update:
         query = query.with_for_update()
     consent = (await session.execute(query)).scalar_one_or_none()
-    if consent is None or not (
-        principal.may_act_for(consent.grantor_party_id)
-        or consent.grantee_party_id == principal.party_id
-    ):
+    if consent is None:
         raise NotFound(f"there is no consent {consent_id}")
     return consent
+
+
+def _concerns(party_id: UUID) -> ColumnElement[bool]:
+    """Consents a party may see: granted by it, to it, or to every party of an agreement
+    that binds it."""
+    return or_(
+        col(Consent.grantor_party_id) == party_id,
+        col(Consent.grantee_party_id) == party_id,
+        and_(
+            col(Consent.grantee_scope) == GranteeScope.AGREEMENT_PARTIES,
+            exists().where(
+                col(AgreementParty.agreement_id) == col(Consent.agreement_id),
+                col(AgreementParty.party_id) == party_id,
+            ),
+        ),
+    )
 
 
 def _covers_camera(camera_id: UUID) -> ColumnElement[bool]:
@@ -204,8 +370,12 @@ def _consent_read(consent: Consent, camera_ids: Iterable[UUID]) -> ConsentRead:
     return ConsentRead(
         id=consent.id,
         version=consent.version,
+        lineage_id=consent.lineage_id,
         grantor_party_id=consent.grantor_party_id,
         grantee_party_id=consent.grantee_party_id,
+        grantee_scope=GranteeScope(consent.grantee_scope),
+        legal_basis=LegalBasis(consent.legal_basis),
+        regulation_ref=consent.regulation_ref,
         agreement_id=consent.agreement_id,
         camera_selector=CameraSelector(consent.camera_selector),
         camera_ids=sorted(camera_ids, key=str),
@@ -215,10 +385,17 @@ def _consent_read(consent: Consent, camera_ids: Iterable[UUID]) -> ConsentRead:
         max_lookback_hours=consent.max_lookback_hours,
         max_window_minutes=consent.max_window_minutes,
         max_token_lifetime_seconds=consent.max_token_lifetime_seconds,
+        hours_start=consent.hours_start,
+        hours_end=consent.hours_end,
+        days_of_week=consent.days_of_week,
+        timezone=consent.timezone,
+        requires_owner_approval=consent.requires_owner_approval,
+        requires_supervisor_approval=consent.requires_supervisor_approval,
         valid_from=as_utc(consent.valid_from),
-        valid_until=as_utc(consent.valid_until) if consent.valid_until else None,
+        valid_until=_utc_or_none(consent.valid_until),
         status=ConsentStatus(consent.status),
-        revoked_at=as_utc(consent.revoked_at) if consent.revoked_at else None,
+        superseded_at=_utc_or_none(consent.superseded_at),
+        revoked_at=_utc_or_none(consent.revoked_at),
         revocation_reason=consent.revocation_reason,
         created_at=as_utc(consent.created_at),
     )
@@ -230,6 +407,9 @@ def _consent_summary(
     return {
         "grantor_party_id": str(consent.grantor_party_id),
         "grantee_party_id": str(consent.grantee_party_id) if consent.grantee_party_id else None,
+        "grantee_scope": consent.grantee_scope,
+        "legal_basis": consent.legal_basis,
+        "regulation_ref": consent.regulation_ref,
         "agreement_id": str(agreement.id),
         "agreement_number": agreement.number,
         "policy_template": agreement.policy_template,
@@ -241,20 +421,39 @@ def _consent_summary(
         "max_lookback_hours": consent.max_lookback_hours,
         "max_window_minutes": consent.max_window_minutes,
         "max_token_lifetime_seconds": consent.max_token_lifetime_seconds,
+        "hours_start": consent.hours_start,
+        "hours_end": consent.hours_end,
+        "days_of_week": consent.days_of_week,
+        "timezone": consent.timezone,
+        "requires_owner_approval": consent.requires_owner_approval,
+        "requires_supervisor_approval": consent.requires_supervisor_approval,
         "valid_until": as_utc(consent.valid_until).isoformat() if consent.valid_until else None,
     }
 
 
 # --- revocation ---------------------------------------------------------------------------
 
+_OBLIGATION_MESSAGE = (
+    "consent {consent_id} rests on a legal obligation, which its owner cannot {verb}; file an "
+    "objection instead (POST /consents/{consent_id}/objections): it is recorded and must be "
+    "answered. Only the hub operator can end the arrangement."
+)
+
 
 async def revoke_consent(
-    session: AsyncSession, principal: Principal, consent_id: UUID, reason: str, clock: Clock
+    session: AsyncSession,
+    principal: Principal,
+    consent_id: UUID,
+    reason: str,
+    clock: Clock,
+    issuer: str,
 ) -> ConsentRead:
-    """Revoke a consent at once, and with it every live access token that rests on it.
+    """Revoke a consent at once, and with it every live token and pending request resting
+    on it.
 
     Only the grantor (or an administrator) may revoke; the grantee sees the consent but is
-    refused. The consent, the tokens and their audit events change in one transaction.
+    refused. An arrangement resting on a legal obligation is ended by the hub operator only;
+    its owner files an objection instead. Everything changes in one transaction.
     """
     principal.require(Scope.CONSENT_WRITE)
     consent = await _visible_consent(session, principal, consent_id, for_update=True)
@@ -262,58 +461,105 @@ async def revoke_consent(
         raise PermissionDenied("only the owner who granted a consent may revoke it")
     if consent.status == ConsentStatus.REVOKED:
         raise Conflict(f"consent {consent_id} is already revoked")
+    if consent.status == ConsentStatus.SUPERSEDED:
+        raise Conflict(
+            f"consent {consent_id} was superseded by a newer version; revoke that one",
+            lineage_id=str(consent.lineage_id),
+        )
+    if consent.legal_basis == LegalBasis.LEGAL_OBLIGATION and not principal.is_registry_admin:
+        raise Conflict(_OBLIGATION_MESSAGE.format(consent_id=consent_id, verb="revoke"))
 
     now = clock.now()
     actor = Actor.of(principal)
     consent.status = ConsentStatus.REVOKED
     consent.revoked_at = now
     consent.revocation_reason = reason
-    tokens = await _live_tokens_resting_on(session, consent.id, now)
+    cameras = (await consent_cameras(session, [consent.id]))[consent.id]
+    receipt = await _receipt(session, consent, cameras, issuer)
     # The consent's event comes first: the trail reads "revoked the consent, and so these".
-    record(
+    revoked = record(
         session,
         at=now,
         actor=actor,
         action="consent.revoked",
         object_type="consent",
         object_id=consent.id,
-        details={"reason": reason, "revoked_tokens": [token.jti for token in tokens]},
+        details={"reason": reason, **_receipt_reference(receipt)},
     )
-    for token in tokens:
-        token.revoked_at = now
-        token.revocation_reason = TOKEN_REVOCATION_REASON
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action="access_token.revoked",
-            object_type="access_token",
-            object_id=token.jti,
-            details={
-                "reason": TOKEN_REVOCATION_REASON,
-                "consent_id": str(consent.id),
-                "request_id": str(token.request_id),
-            },
+    with session.no_autoflush:
+        stopped = await cascade_stop(
+            session, consent_ids=[consent.id], reason=TOKEN_REVOCATION_REASON, actor=actor, now=now
         )
+    revoked.details = {
+        **revoked.details,
+        "revoked_tokens": list(stopped.revoked_tokens),
+        "refused_requests": [str(request) for request in stopped.refused_requests],
+    }
+    _notify(session, consent, EventType.CONSENT_REVOKED, receipt, now)
     await session.commit()
-    return _consent_read(consent, (await consent_cameras(session, [consent.id]))[consent.id])
+    return _consent_read(consent, cameras)
 
 
-async def _live_tokens_resting_on(
-    session: AsyncSession, consent_id: UUID, now: datetime
-) -> list[AccessToken]:
-    # Expired tokens are left alone: no gateway accepts them, and revoking them would only
-    # add audit events that say nothing.
-    result = await session.execute(
-        select(AccessToken)
-        .where(
-            col(AccessToken.jti).in_(
-                select(col(TokenConsent.jti)).where(col(TokenConsent.consent_id) == consent_id)
-            ),
-            col(AccessToken.revoked_at).is_(None),
-            col(AccessToken.expires_at) > now,
-        )
-        .order_by(col(AccessToken.created_at), col(AccessToken.jti))
-        .with_for_update()
+# --- receipts and notifications -----------------------------------------------------------
+
+
+async def _receipt(
+    session: AsyncSession, consent: Consent, camera_ids: Sequence[UUID], issuer: str
+) -> ConsentReceipt:
+    agreement = await session.get(Agreement, consent.agreement_id)
+    grantor = await session.get(Party, consent.grantor_party_id)
+    if agreement is None or grantor is None:  # foreign keys hold them
+        raise NotFound(f"consent {consent.id} has lost its agreement or grantor")
+    grantee = (
+        await session.get(Party, consent.grantee_party_id)
+        if consent.grantee_party_id is not None
+        else None
     )
-    return list(result.scalars())
+    # The hub operator: the command center running this hub (the oldest, if there are several).
+    operator = await session.scalar(
+        select(Party)
+        .where(col(Party.kind) == PartyKind.COMMAND_CENTER)
+        .order_by(col(Party.created_at), col(Party.id))
+        .limit(1)
+    )
+    return build_receipt(
+        ReceiptFacts(consent, camera_ids, agreement, grantor, grantee, operator, issuer)
+    )
+
+
+def _receipt_reference(receipt: ConsentReceipt) -> dict[str, object]:
+    return {"receipt_id": str(receipt.receipt_id), "receipt_sha256": receipt.sha256}
+
+
+def _notify(
+    session: AsyncSession,
+    consent: Consent,
+    event_type: EventType,
+    receipt: ConsentReceipt,
+    now: datetime,
+    *,
+    previous: Consent | None = None,
+) -> None:
+    """Tell the owner and the grantee what changed, with where the receipt is."""
+    parties = {consent.grantor_party_id}
+    if consent.grantee_party_id is not None:
+        parties.add(consent.grantee_party_id)
+    if previous is not None and previous.grantee_party_id is not None:
+        parties.add(previous.grantee_party_id)  # a grantee dropped by the change learns of it
+    emit(
+        session,
+        party_ids=parties,
+        event_type=event_type,
+        payload={
+            **consent_payload(consent),
+            "supersedes": str(previous.id) if previous is not None else None,
+            "receipt_id": str(receipt.receipt_id),
+            "receipt_sha256": receipt.sha256,
+            "receipt_path": f"/consents/{consent.id}/receipt",
+        },
+        now=now,
+    )
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return as_utc(moment) if moment is not None else None

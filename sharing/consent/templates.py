@@ -83,6 +83,42 @@ class LegalBasisRule(BaseModel):
         return compiled is None or compiled.fullmatch(legal_basis) is not None
 
 
+class EmergencyClause(BaseModel):
+    """When an emergency request may go ahead without waiting for the owner.
+
+    An emergency request (``emergency`` set) whose mode, purpose and requester kind all fit
+    the clause is granted with a token no longer than ``max_token_lifetime_seconds``, without
+    the owner's per-request approval if ``skips_owner_approval``, and always opens an
+    after-the-fact review. Every other condition of the consent and the template still holds.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed: bool = Field(description="Whether the instrument allows emergency access at all.")
+    purposes: frozenset[Purpose] = Field(min_length=1, description="Emergency purposes.")
+    grantee_kinds: frozenset[PartyKind] = Field(
+        min_length=1, description="Kinds of party that may ask in an emergency."
+    )
+    modes: frozenset[Mode] = Field(min_length=1, description="Modes allowed in an emergency.")
+    max_token_lifetime_seconds: int = Field(
+        ge=10, le=3600, description="The longest life of an emergency token."
+    )
+    skips_owner_approval: bool = Field(
+        description="Whether an emergency goes ahead without the owner's per-request approval."
+    )
+
+    def fits(self, mode: str, purpose: str, requester_kind: str) -> bool:
+        """Whether a request of this mode, purpose and requester kind is an emergency the
+        clause covers."""
+        # The enums are StrEnums, so plain strings find their members.
+        return (
+            self.allowed
+            and mode in self.modes
+            and purpose in self.purposes
+            and requester_kind in self.grantee_kinds
+        )
+
+
 class PolicyTemplate(BaseModel):
     """The terms a legal instrument allows; one TOML file in ``policies/``.
 
@@ -102,6 +138,9 @@ class PolicyTemplate(BaseModel):
     max_window_minutes: int = Field(ge=0, le=7 * 24 * 60)
     max_token_lifetime_seconds: int = Field(ge=10, le=86_400)
     legal_basis: dict[Purpose, LegalBasisRule] = Field(default_factory=dict)
+    emergency: EmergencyClause | None = Field(
+        default=None, description="The emergency clause, if the instrument has one."
+    )
 
     @field_validator("max_lookback_hours", "max_window_minutes")
     @classmethod
@@ -120,6 +159,32 @@ class PolicyTemplate(BaseModel):
             if stray:
                 raise ValueError(f"names purposes the template does not allow: {stray}")
         return value
+
+    @field_validator("emergency")
+    @classmethod
+    def _emergency_within_terms(
+        cls, clause: EmergencyClause | None, info: ValidationInfo
+    ) -> EmergencyClause | None:
+        # An emergency widens nothing: it only waives the wait for approval and shortens the
+        # token, so each of its lists must sit inside the template's own terms.
+        if clause is None:
+            return None
+        for term in ("modes", "purposes", "grantee_kinds"):
+            if term not in info.data:  # the term itself was wrong and is reported already
+                continue
+            stray = sorted(str(value) for value in set(getattr(clause, term)) - info.data[term])
+            if stray:
+                raise ValueError(
+                    f"{term} {stray} are not allowed by the template's own {term}; "
+                    "an emergency clause may only narrow the terms"
+                )
+        ceiling = info.data.get("max_token_lifetime_seconds")
+        if ceiling is not None and clause.max_token_lifetime_seconds > ceiling:
+            raise ValueError(
+                f"max_token_lifetime_seconds {clause.max_token_lifetime_seconds} is above the "
+                f"template's max_token_lifetime_seconds {ceiling}"
+            )
+        return clause
 
     def legal_basis_rule(self, purpose: str) -> LegalBasisRule | None:
         """The legal-basis rule for ``purpose``, if the template sets one."""

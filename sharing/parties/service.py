@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from sharing.audit.service import record
 from sharing.clock import Clock, as_utc
+from sharing.consent.cascade import stop_party
 from sharing.crypto import hash_client_secret, new_client_secret
 from sharing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from sharing.parties.models import Member, OAuthClient, Party
@@ -113,7 +114,11 @@ async def update_party(
     data: PartyUpdate,
     clock: Clock,
 ) -> PartyRead:
-    """Rename a party (the party itself or an admin) or (de)activate it (admin only)."""
+    """Rename a party (the party itself or an admin) or (de)activate it (admin only).
+
+    Deactivating cascades: the consents it granted or received are revoked, and every live
+    token and pending request resting on them or made by the party stops.
+    """
     party = await _party_or_404(session, party_id)
     if not principal.is_registry_admin:
         principal.require(Scope.REGISTRY_WRITE)
@@ -132,15 +137,22 @@ async def update_party(
         party.active = data.active
         changed["active"] = data.active
     if changed:
+        now = clock.now()
+        actor = Actor.of(principal)
         record(
             session,
-            at=clock.now(),
-            actor=Actor.of(principal),
+            at=now,
+            actor=actor,
             action="party.updated",
             object_type="party",
             object_id=party.id,
             details={"changed": changed},
         )
+        if changed.get("active") is False:
+            # A party that is gone keeps no access and gives none: its consents, its tokens
+            # and its pending requests stop in this same transaction, each with its event.
+            with session.no_autoflush:  # the party's event stays ahead of the cascade's
+                await stop_party(session, party.id, actor=actor, now=now)
         await session.commit()
     return _party_read(party)
 

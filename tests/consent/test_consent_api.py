@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sharing.access.models import AccessRequest, AccessToken, TokenConsent
+from sharing.access.models import AccessRequest, AccessToken, ApprovalTask, TokenConsent
 from sharing.audit.models import AuditEvent
 from sharing.cameras.models import Camera, CameraTag
 from sharing.consent.models import Consent
-from sharing.crypto import hash_client_secret, new_client_secret
+from sharing.crypto import SecretBox, hash_client_secret, new_client_secret
 from sharing.parties.models import Member, OAuthClient, Party
+from sharing.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.hubprocess import RunningHub
 
 OWNER_SCOPES = "registry:read registry:write consent:read consent:write"
@@ -131,6 +132,7 @@ def agreement_body(parties: list[uuid.UUID], **changes: Any) -> dict[str, Any]:
         "title": "Peraturan uji tentang CCTV milik swasta",
         "policy_template": PERWAL,
         "document_sha256": "ab" * 32,
+        "status": "active",
         "valid_from": (datetime.now(UTC) - timedelta(days=30)).isoformat(),
         "party_ids": [str(party) for party in parties],
         **changes,
@@ -456,13 +458,138 @@ def test_anyone_signed_in_can_read_the_terms_with_purpose_labels(hub: RunningHub
         unauthenticated = anonymous.get("/policies")
 
     assert listed.status_code == 200
-    assert [p["name"] for p in listed.json()] == [
-        "city-regulation-private-cctv",
-        "mou-pemkot-polda",
-        "public-cameras",
-    ]
+    names = [p["name"] for p in listed.json()]
+    assert names == sorted(names)
+    assert {"city-regulation-private-cctv", "mou-pemkot-polda", "public-cameras"} <= set(names)
     labels = {p["code"]: p["label_en"] for p in perwal.json()["purposes"]}
     assert labels["criminal_investigation"] == "Criminal investigation"
     assert perwal.json()["legal_basis"][0]["purpose"] == "criminal_investigation"
     assert missing.status_code == 404
     assert unauthenticated.status_code == 401
+
+
+# --- helpers shared by the lifecycle, receipt and objection tests ---------------------------
+
+
+def register_agreement(hub: RunningHub, parties: list[uuid.UUID], **changes: Any) -> dict[str, Any]:
+    """Register an agreement as the hub operator (active unless ``status`` says otherwise)."""
+    with hub.client("hub_admin") as admin:
+        response = admin.post("/agreements", json=agreement_body(parties, **changes))
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def subscribe(hub: RunningHub, party_id: uuid.UUID) -> uuid.UUID:
+    """Give a party a webhook subscription to every event (to an address nobody serves)."""
+
+    async def add(session: AsyncSession) -> uuid.UUID:
+        subscription = WebhookSubscription(
+            party_id=party_id,
+            url="http://127.0.0.1:9/hook",
+            secret_encrypted=SecretBox(hub.settings).encrypt("test-secret"),
+            event_types=["*"],
+            created_at=datetime.now(UTC),
+        )
+        session.add(subscription)
+        await session.commit()
+        return subscription.id
+
+    return hub.query(add)
+
+
+def notifications(hub: RunningHub, subscription_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+    """The events queued for a subscription, oldest first: (event type, payload)."""
+
+    async def read(session: AsyncSession) -> list[tuple[str, dict[str, Any]]]:
+        rows = await session.execute(
+            select(WebhookDelivery)
+            .where(col(WebhookDelivery.subscription_id) == subscription_id)
+            .order_by(col(WebhookDelivery.created_at))
+        )
+        return [(row.event_type, dict(row.payload)) for row in rows.scalars()]
+
+    return hub.query(read)
+
+
+def pending_request_on(
+    hub: RunningHub, consent_id: str, agreement_id: uuid.UUID, requester: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """Record a request waiting for the owner's approval under ``consent_id``, as the access
+    broker would; returns the request's and its approval task's ids."""
+
+    async def add(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID]:
+        now = datetime.now(UTC)
+        consent = await session.get(Consent, uuid.UUID(consent_id))
+        assert consent is not None
+        request = AccessRequest(
+            requester_party_id=requester,
+            requester_client_id="test",
+            camera_ids=[],
+            mode="live",
+            purpose="public_order",
+            status="pending",
+            explanation={
+                "outcome": "needs_approval",
+                "grants": [{"consent_id": consent_id, "agreement_id": str(agreement_id)}],
+                "reasons": [],
+            },
+            pending_until=now + timedelta(hours=1),
+            created_at=now,
+        )
+        session.add(request)
+        await session.flush()
+        task = ApprovalTask(
+            request_id=request.id,
+            kind="owner",
+            approver_party_id=consent.grantor_party_id,
+            camera_ids=[],
+            consent_id=consent.id,
+            created_at=now,
+        )
+        session.add(task)
+        await session.commit()
+        return request.id, task.id
+
+    return hub.query(add)
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """What became of a token, a request and its approval task."""
+
+    token_revoked: bool
+    token_reason: str | None
+    request_status: str
+    task_status: str
+
+
+def stopped_state(hub: RunningHub, jti: str, request_id: uuid.UUID, task_id: uuid.UUID) -> Stopped:
+    """Read back a token, a pending request and its task after a cascade."""
+
+    async def read(session: AsyncSession) -> Stopped:
+        token = await session.get(AccessToken, jti)
+        request = await session.get(AccessRequest, request_id)
+        task = await session.get(ApprovalTask, task_id)
+        assert token is not None
+        assert request is not None
+        assert task is not None
+        return Stopped(
+            token.revoked_at is not None, token.revocation_reason, request.status, task.status
+        )
+
+    return hub.query(read)
+
+
+def audit_actions(hub: RunningHub, object_id: object) -> list[str]:
+    """The audit actions recorded on one object, in order."""
+
+    async def read(session: AsyncSession) -> list[str]:
+        rows = await session.execute(
+            select(col(AuditEvent.action))
+            .where(col(AuditEvent.object_id) == str(object_id))
+            .order_by(col(AuditEvent.id))
+        )
+        return list(rows.scalars())
+
+    return hub.query(read)

@@ -30,11 +30,24 @@ en = "Test cooperation agreement"
 """
 
 
+EMERGENCY = """
+[emergency]
+allowed = true
+purposes = ["public_order"]
+grantee_kinds = ["police"]
+modes = ["live"]
+max_token_lifetime_seconds = 300
+skips_owner_approval = true
+"""
+
+
 def test_shipped_templates_load_and_are_named_after_their_files() -> None:
     library = load_policy_library(DEFAULT_POLICY_DIR)
 
     assert library.names() == [
         "city-regulation-private-cctv",
+        "emergency-services",
+        "government-buildings",
         "mou-pemkot-polda",
         "public-cameras",
     ]
@@ -80,6 +93,53 @@ def test_criminal_investigation_under_the_city_regulation_cites_a_report_or_warr
     assert rule is not None
     assert rule.required
     assert rule.accepts(legal_basis) is accepted
+
+
+def test_emergency_services_watch_live_for_fifteen_minutes_without_waiting() -> None:
+    services = load_policy_library(DEFAULT_POLICY_DIR).get("emergency-services")
+
+    assert services is not None
+    assert services.modes == {Mode.LIVE}
+    assert services.purposes == {Purpose.EMERGENCY_RESPONSE, Purpose.DISASTER_RESPONSE}
+    clause = services.emergency
+    assert clause is not None
+    assert clause.skips_owner_approval
+    assert clause.max_token_lifetime_seconds == 900
+    assert clause.fits("live", "disaster_response", "emergency")
+    assert not clause.fits("footage", "emergency_response", "emergency")
+    assert not clause.fits("live", "emergency_response", "police")
+
+
+def test_city_regulation_and_mou_let_police_watch_live_in_an_emergency() -> None:
+    library = load_policy_library(DEFAULT_POLICY_DIR)
+    for name, kinds in [
+        ("city-regulation-private-cctv", {PartyKind.POLICE, PartyKind.EMERGENCY}),
+        ("mou-pemkot-polda", {PartyKind.POLICE, PartyKind.GOVERNMENT}),
+    ]:
+        template = library.get(name)
+        assert template is not None
+        clause = template.emergency
+        assert clause is not None, name
+        assert clause.grantee_kinds == kinds
+        assert clause.modes == {Mode.LIVE}
+        assert clause.purposes == {Purpose.EMERGENCY_RESPONSE}
+        assert (clause.max_token_lifetime_seconds, clause.skips_owner_approval) == (900, True)
+
+
+def test_government_buildings_serve_government_and_police_for_order_crime_and_emergencies() -> None:
+    buildings = load_policy_library(DEFAULT_POLICY_DIR).get("government-buildings")
+
+    assert buildings is not None
+    assert buildings.grantee_kinds == {PartyKind.GOVERNMENT, PartyKind.POLICE}
+    assert buildings.purposes == {
+        Purpose.PUBLIC_ORDER,
+        Purpose.CRIMINAL_INVESTIGATION,
+        Purpose.EMERGENCY_RESPONSE,
+    }
+    assert buildings.emergency is None
+    rule = buildings.legal_basis_rule("criminal_investigation")
+    assert rule is not None
+    assert rule.accepts("LP/B/77/III/2026/SPKT/POLRES BONTANG")
 
 
 def test_public_cameras_are_live_only_and_open_to_the_public() -> None:
@@ -131,6 +191,21 @@ def test_broken_template_is_refused_naming_the_file_and_every_field() -> None:
             "legal_basis",
         ),
         (lambda text: text.replace("modes = [", "modes = [["), "(syntax)"),
+        (lambda text: text + EMERGENCY.replace("= 300", "= 1200"), "emergency"),
+        (
+            lambda text: text + EMERGENCY.replace('"public_order"', '"disaster_response"'),
+            "emergency",
+        ),
+        (
+            lambda text: text + EMERGENCY.replace('["police"]', '["emergency"]'),
+            "emergency",
+        ),
+        (lambda text: text + EMERGENCY.replace("allowed = true\n", ""), "emergency.allowed"),
+        (lambda text: text + EMERGENCY + "siren = true\n", "emergency.siren"),
+        (
+            lambda text: text + EMERGENCY.replace("= 300", "= 5"),
+            "emergency.max_token_lifetime_seconds",
+        ),
     ],
     ids=[
         "unknown_key",
@@ -143,6 +218,12 @@ def test_broken_template_is_refused_naming_the_file_and_every_field() -> None:
         "bad_regex",
         "legal_basis_for_other_purpose",
         "toml_syntax",
+        "emergency_token_above_the_terms",
+        "emergency_purpose_outside_the_terms",
+        "emergency_grantee_outside_the_terms",
+        "emergency_without_allowed",
+        "emergency_unknown_key",
+        "emergency_token_too_short",
     ],
 )
 def test_template_with_a_mistake_is_refused_naming_the_field(
@@ -161,3 +242,26 @@ def test_valid_template_written_by_an_operator_loads(tmp_path: Path) -> None:
     (tmp_path / "terms.toml").write_text(VALID.format(name="terms"))
 
     assert load_policy_library(tmp_path).names() == ["terms"]
+
+
+def test_emergency_clause_outside_the_terms_is_refused_in_plain_words(tmp_path: Path) -> None:
+    text = VALID.format(name="terms") + EMERGENCY.replace('"public_order"', '"disaster_response"')
+    (tmp_path / "terms.toml").write_text(text)
+
+    with pytest.raises(PolicyFileError) as refused:
+        load_policy_library(tmp_path)
+
+    assert refused.value.field == "emergency"
+    assert "purposes ['disaster_response'] are not allowed by the template's own purposes" in (
+        refused.value.message
+    )
+
+
+def test_valid_emergency_clause_loads(tmp_path: Path) -> None:
+    (tmp_path / "terms.toml").write_text(VALID.format(name="terms") + EMERGENCY)
+
+    terms = load_policy_library(tmp_path).get("terms")
+
+    assert terms is not None
+    assert terms.emergency is not None
+    assert terms.emergency.fits("live", "public_order", "police")

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from sharing.audit.models import AuditEvent
 from sharing.cameras.models import Camera
+from sharing.cameras.service import cameras_within
 from sharing.crypto import SecretBox
 from tests.hubprocess import RunningHub
 
@@ -287,3 +288,109 @@ def test_only_admins_register_cameras_for_another_party(hub: RunningHub) -> None
     assert refused.status_code == 403
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["owner_party_id"] == rejeki
+
+
+# --- Radius search ------------------------------------------------------------------------
+
+METRES_PER_DEGREE_LATITUDE = 111_195.0  # on the mean Earth radius the service uses
+
+
+def lonely_point() -> tuple[float, float]:
+    """A point in the sea south of Sulawesi where no other test puts a camera."""
+    return (-6.0 - uuid.uuid4().int % 10_000 / 10_000, 121.0 + uuid.uuid4().int % 10_000 / 10_000)
+
+
+def north_of(point: tuple[float, float], metres: float) -> dict[str, float]:
+    return {"latitude": point[0] + metres / METRES_PER_DEGREE_LATITUDE, "longitude": point[1]}
+
+
+def test_radius_search_returns_only_cameras_within_the_radius_nearest_first(
+    hub: RunningHub,
+) -> None:
+    point, tag = lonely_point(), unique_tag()
+    register(hub, "sinar_owner", name="C - 400 m", tags=[tag], **north_of(point, 400))
+    register(hub, "sinar_owner", name="A - 100 m", tags=[tag], **north_of(point, 100))
+    register(hub, "sinar_owner", name="B - 250 m", tags=[tag], **north_of(point, 250))
+    register(hub, "sinar_owner", name="D - 900 m", tags=[tag], **north_of(point, 900))
+    # Inside the circle's bounding box, but about 640 m away across its corner.
+    corner = 450 / METRES_PER_DEGREE_LATITUDE
+    register(
+        hub,
+        "sinar_owner",
+        name="E - corner",
+        tags=[tag],
+        latitude=point[0] + corner,
+        longitude=point[1] + corner,
+    )
+    near = {"near_lat": point[0], "near_lon": point[1], "radius_m": 500}
+    with hub.client("sinar_owner") as owner:
+        found = owner.get("/cameras", params=near).json()
+        plain = owner.get("/cameras", params={"tag": tag}).json()
+    assert (names(found), found["total"]) == (["A - 100 m", "B - 250 m", "C - 400 m"], 3)
+    distances = [item["distance_m"] for item in found["items"]]
+    assert distances == pytest.approx([100, 250, 400], abs=1)
+    assert {item["distance_m"] for item in plain["items"]} == {None}
+
+
+def test_radius_search_combines_with_filters_and_pages(hub: RunningHub) -> None:
+    point, tag = lonely_point(), unique_tag()
+    register(hub, "sinar_owner", name="S1", tags=[tag], **north_of(point, 50))
+    register(hub, "sinar_owner", name="S2", tags=[tag, "gate"], **north_of(point, 150))
+    register(hub, "rejeki_owner", name="R1", tags=[tag], **north_of(point, 100))
+    register(hub, "sinar_owner", name="S3 - other tag", tags=["other"], **north_of(point, 120))
+    register(hub, "sinar_owner", name="S4", tags=[tag], visibility="public", **north_of(point, 80))
+    near = {"near_lat": point[0], "near_lon": point[1], "radius_m": 1000}
+    sinar = str(hub.city.parties["shop_sinar"])
+    with hub.client("hub_admin") as admin:
+        tagged = admin.get("/cameras", params={**near, "tag": tag}).json()
+        owned = admin.get("/cameras", params={**near, "tag": tag, "owner_party_id": sinar}).json()
+        public = admin.get("/cameras", params={**near, "visibility": "public"}).json()
+        second_page = admin.get(
+            "/cameras", params={**near, "tag": tag, "limit": 2, "offset": 2}
+        ).json()
+    with hub.client("polrestabes_cc") as police:
+        # Police see Sinar's public camera, never Rejeki's private one (no consent).
+        seen_by_police = police.get("/cameras", params={**near, "tag": tag}).json()
+    assert names(tagged) == ["S1", "S4", "R1", "S2"]
+    assert names(owned) == ["S1", "S4", "S2"]
+    assert names(public) == ["S4"]
+    assert (names(second_page), second_page["total"]) == (["R1", "S2"], 4)
+    assert "R1" not in names(seen_by_police)
+    assert "S4" in names(seen_by_police)
+
+
+@pytest.mark.parametrize(
+    ("params", "fields"),
+    [
+        ({"near_lat": 3.59, "near_lon": 98.65, "radius_m": 0}, ["radius_m"]),
+        ({"near_lat": 3.59, "near_lon": 98.65, "radius_m": 50_001}, ["radius_m"]),
+        ({"near_lat": 91, "near_lon": 98.65, "radius_m": 500}, ["near_lat"]),
+        ({"near_lat": 3.59}, ["near_lon", "radius_m"]),
+        ({"near_lon": 98.65, "radius_m": 500}, ["near_lat"]),
+    ],
+)
+def test_radius_search_refuses_bad_or_partial_parameters_naming_them(
+    hub: RunningHub, params: dict[str, float], fields: list[str]
+) -> None:
+    with hub.client("polrestabes_cc") as police:
+        response = police.get("/cameras", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [error["field"] for error in response.json()["errors"]] == fields
+
+
+def test_emergency_flow_finds_active_cameras_around_an_incident_nearest_first(
+    hub: RunningHub,
+) -> None:
+    point = lonely_point()
+    far = register(hub, "sinar_owner", name="far", **north_of(point, 300))
+    near = register(hub, "rejeki_owner", name="near", **north_of(point, 30))
+    broken = register(hub, "sinar_owner", name="broken", **north_of(point, 10))
+    register(hub, "sinar_owner", name="outside", **north_of(point, 2000))
+    with hub.client("sinar_owner") as owner:
+        owner.patch(f"/cameras/{broken['id']}", json={"status": "decommissioned"})
+
+    async def around(session: AsyncSession) -> list[uuid.UUID]:
+        return await cameras_within(session, latitude=point[0], longitude=point[1], radius_m=1000)
+
+    assert hub.query(around) == [uuid.UUID(near["id"]), uuid.UUID(far["id"])]
