@@ -11,11 +11,16 @@ connections, one phase after another:
    (token verification, revocation lookup, audit row), with a token minted in phase 2;
 4. ``GET /health`` again, to show how far the machine drifted during the run.
 
+With ``--city-size full`` the database holds, beside the demo city, a city of the design's
+size (20,000 cameras, 50,000 owners, 200,000 consents; see ``bench/city_scale.py``), loaded
+before the hub starts; ``--compare`` runs at demo size, then at full size, and prints the
+full/demo ratios of the access flow's throughput and of what a request costs the hub.
+
 Absolute figures drift from run to run on a shared machine; the ratios to phase 1, measured
 in the same run against the same process, are the figures to compare.
 
-Usage: ``.venv/bin/python bench/access_flow.py [--seconds 10] [--database-url URL]``
-(``make bench``). See bench/README.md.
+Usage: ``.venv/bin/python bench/access_flow.py [--seconds 10] [--database-url URL]
+[--city-size demo|full | --compare]`` (``make bench``). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
+from typing import Literal, get_args
 
 if __package__ in (None, ""):
     # Run as a script, Python puts bench/ itself on the path; the repository root is what
@@ -41,9 +47,12 @@ if __package__ in (None, ""):
 
 import httpx
 
+from bench.city_scale import CAMERAS, CONSENTS, OWNERS, LoadedCity, load_city
 from bench.hub import BenchError, RunningHub, log_tail, process_cpu_seconds, running_hub
 from bench.load import Budget, PhaseResult, Probe, run_phase
-from sharing.demo import DemoClient
+from sharing.demo import DemoCity, DemoClient
+
+CitySize = Literal["demo", "full"]
 
 CLIENT = "polrestabes_cc"
 CAMERA = "sinar_front"
@@ -60,6 +69,7 @@ DEFAULT_SECONDS = 10.0
 DEFAULT_WARMUP_SECONDS = 2.0
 MAX_PHASE_SECONDS = 600.0  # the access token of phase 2 lives 30 minutes (the Perwal's cap)
 REQUEST_TIMEOUT_SECONDS = 30.0
+ACCESS_PHASE = "POST /access-requests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,8 @@ class Options:
     warmup: float
     concurrency: int
     database_url: str | None
+    city_size: CitySize
+    compare: bool
 
     @property
     def budget(self) -> Budget:
@@ -79,27 +91,77 @@ class Options:
             return Budget(self.seconds)
         return Budget(MAX_PHASE_SECONDS, self.requests)
 
+    @property
+    def city_sizes(self) -> tuple[CitySize, ...]:
+        """The sizes to run at, one hub each, in this order."""
+        return ("demo", "full") if self.compare else (self.city_size,)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One hub's figures at one city size."""
+
+    city_size: CitySize
+    city: str
+    """What the database held, and for the full city how long loading it took."""
+    backend: str
+    started_at: datetime
+    results: list[PhaseResult]
+
+
+class _FullCity:
+    """Loads the full-size city into a hub's database (``running_hub``'s ``prepare``)."""
+
+    def __init__(self) -> None:
+        self.loaded: LoadedCity | None = None
+
+    def __call__(self, database_url: str, demo: DemoCity) -> None:
+        _progress(f"loading {CAMERAS:,} cameras, {OWNERS:,} owners and {CONSENTS:,} consents")
+        self.loaded = load_city(database_url, demo)
+        _progress(f"loaded in {self.loaded.seconds:.1f} s")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print its table; 1 if it could not run, 130 if interrupted."""
+    """Run the benchmark and print its tables; 1 if it could not run, 130 if interrupted."""
     options = _options(argv)
-    started_at = datetime.now(UTC)
+    runs: list[Run] = []
     try:
-        with (
-            tempfile.TemporaryDirectory(prefix="sharing-bench-") as workdir,
-            running_hub(Path(workdir), options.database_url) as hub,
-        ):
-            _progress(f"hub pid {hub.pid} serving {hub.url} on {hub.backend}")
-            results = asyncio.run(measure(hub, options))
-            backend = hub.backend
+        for city_size in options.city_sizes:
+            runs.append(run_at(city_size, options))
+            # Each table as soon as it exists: a failure at full size keeps the demo's.
+            print(("\n" if len(runs) > 1 else "") + report(runs[-1], options), flush=True)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the hub was stopped and its database removed on the way out
         print("bench: interrupted", file=sys.stderr)
         return 130
-    print(report(results, options, backend=backend, started_at=started_at))
+    if len(runs) == 2:
+        print(f"\n{comparison(*runs)}")
     return 0
+
+
+def run_at(city_size: CitySize, options: Options) -> Run:
+    """Start a hub on a fresh database holding a city of ``city_size`` and measure it."""
+    started_at = datetime.now(UTC)
+    full_city = _FullCity() if city_size == "full" else None
+    with (
+        tempfile.TemporaryDirectory(prefix="sharing-bench-") as workdir,
+        running_hub(Path(workdir), options.database_url, prepare=full_city) as hub,
+    ):
+        _progress(f"hub pid {hub.pid} serving {hub.url} on {hub.backend}, {city_size} city")
+        results = asyncio.run(measure(hub, options))
+        city = _demo_city(hub.city)
+    if full_city is not None and full_city.loaded is not None:
+        city += f", plus {full_city.loaded.summary()}"
+    return Run(city_size, city, hub.backend, started_at, results)
+
+
+def _demo_city(city: DemoCity) -> str:
+    return (
+        f"the demo city ({len(city.cameras)} cameras, {len(city.parties)} parties, "
+        f"{len(city.consents)} consents)"
+    )
 
 
 async def measure(hub: RunningHub, options: Options) -> list[PhaseResult]:
@@ -121,7 +183,7 @@ async def measure(hub: RunningHub, options: Options) -> list[PhaseResult]:
         async def phase(name: str, probe: Probe) -> PhaseResult:
             return await _phase(name, client, probe, options, hub.pid)
 
-        results = [await phase("GET /health", health), await phase("POST /access-requests", access)]
+        results = [await phase("GET /health", health), await phase(ACCESS_PHASE, access)]
         # The gateway checks a token the measured flow minted (the check-up's, if none was).
         minted = results[1].last_success_body
         gateway = _gateway_probe(camera, _access_token(minted) if minted else first_token)
@@ -212,16 +274,17 @@ async def _phase(
     return result
 
 
-def report(
-    results: Sequence[PhaseResult], options: Options, *, backend: str, started_at: datetime
-) -> str:
+def report(run: Run, options: Options) -> str:
     """The figures as a Markdown table, with the machine, the settings and error samples."""
+    results = run.results
     baseline = results[0]
     lines = [
-        f"access-token flow and gateway check beside /health, {started_at:%Y-%m-%d %H:%M} UTC",
+        f"access-token flow and gateway check beside /health, {run.city_size} city, "
+        f"{run.started_at:%Y-%m-%d %H:%M} UTC",
         "",
         f"machine:  {_machine()}",
-        f"settings: {_settings(options, backend)}",
+        f"settings: {_settings(options, run.backend)}",
+        f"city:     {run.city}",
         "",
         "| phase | requests | errors | req/s | p50 ms | p99 ms | req/s vs /health "
         "| p50 vs /health | hub CPU ms/req | hub busy | client busy |",
@@ -235,6 +298,23 @@ def report(
             for kind, count in result.errors.most_common():
                 lines.append(f"- {result.name}: {kind} x{count}: {result.error_samples[kind]!r}")
     return "\n".join(lines)
+
+
+def comparison(demo: Run, full: Run) -> str:
+    """One line: the full city's access-flow req/s and hub CPU per request over the demo's."""
+    at_demo, at_full = _access_phase(demo), _access_phase(full)
+    throughput = _ratio(at_full.per_second / at_demo.per_second) if at_demo.per_second else "-"
+    demo_cpu, full_cpu = at_demo.server_cpu_ms_per_request, at_full.server_cpu_ms_per_request
+    cpu = _ratio(full_cpu / demo_cpu) if demo_cpu and full_cpu is not None else "-"
+    return (
+        f"full/demo, {ACCESS_PHASE}: req/s {at_full.per_second:,.0f} / "
+        f"{at_demo.per_second:,.0f} = {throughput}; hub CPU ms/req {_ms(full_cpu, digits=2)} / "
+        f"{_ms(demo_cpu, digits=2)} = {cpu}"
+    )
+
+
+def _access_phase(run: Run) -> PhaseResult:
+    return next(result for result in run.results if result.name == ACCESS_PHASE)
 
 
 def _row(result: PhaseResult, baseline: PhaseResult) -> str:
@@ -348,13 +428,30 @@ def _options(argv: Sequence[str] | None) -> Options:
         "database bench_<random> is created there and dropped after "
         "(default: a fresh SQLite file)",
     )
+    parser.add_argument(
+        "--city-size",
+        choices=get_args(CitySize),
+        default="demo",
+        help=f"demo: the demo city alone (default); full: the demo city plus {CAMERAS:,} "
+        f"cameras, {OWNERS:,} owners and {CONSENTS:,} consents, loaded before the hub starts",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run at demo size, then at full size (a fresh hub each), and print both tables "
+        "and the full/demo ratios of the access flow's req/s and hub CPU ms per request",
+    )
     args = parser.parse_args(argv)
+    if args.compare and args.city_size != "demo":
+        parser.error("--compare runs both city sizes; leave out --city-size")
     return Options(
         seconds=args.seconds,
         requests=args.requests,
         warmup=args.warmup,
         concurrency=args.concurrency,
         database_url=args.database_url,
+        city_size=args.city_size,
+        compare=args.compare,
     )
 
 

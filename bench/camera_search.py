@@ -2,7 +2,7 @@
 
 Migrates a fresh SQLite database in a temporary directory, bulk-inserts a city's worth of
 cameras (owners, tags, administrative areas, spread over Medan's extent) and times searches
-through ``sharing.cameras.service``: radius searches (with and without other filters and as a
+through ``sharing.cameras.search``: radius searches (with and without other filters and as a
 police party that sees only what it may), ``cameras_within`` for the emergency flow, and the
 tag, area and bounding-box filters beside them. Each search runs ``--queries`` times at
 random points, after a few unmeasured warm-up runs, and the table gives p50 and p99.
@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.cameras.models import Camera, CameraTag
 from sharing.cameras.schemas import BoundingBox, CameraSearch, NearPoint
-from sharing.cameras.service import cameras_within, search_cameras
+from sharing.cameras.search import cameras_within, search_cameras
 from sharing.consent.decision_inputs import visible_cameras_clause
 from sharing.db import create_engine, create_sessionmaker, run_migrations
 from sharing.parties.models import Party

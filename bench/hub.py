@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,10 @@ LOG_TAIL_LINES = 40
 LOG_LINE_CHARACTERS = 400
 
 
+Prepare = Callable[[str, DemoCity], None]
+"""Runs against the hub's database URL after the demo city is loaded, before the hub starts."""
+
+
 class BenchError(RuntimeError):
     """The benchmark cannot go on; the message says why, with the hub's output if useful."""
 
@@ -54,11 +58,15 @@ class RunningHub:
 
 
 @contextmanager
-def running_hub(workdir: Path, postgres_url: str | None = None) -> Iterator[RunningHub]:
+def running_hub(
+    workdir: Path, postgres_url: str | None = None, prepare: Prepare | None = None
+) -> Iterator[RunningHub]:
     """Set up and serve a hub in ``workdir``; stop it (and drop its database) on exit.
 
     Without ``postgres_url`` the hub gets a fresh SQLite file in ``workdir``; with one, a
     fresh database ``bench_<random>`` is created on that PostgreSQL server and dropped after.
+    ``prepare``, if given, adds to the database before the hub starts, so the hub begins
+    with cold caches on whatever is there, as after a restart.
     """
     with _fresh_database(workdir, postgres_url) as database_url:
         port = _free_port()
@@ -67,6 +75,8 @@ def running_hub(workdir: Path, postgres_url: str | None = None) -> Iterator[Runn
         _run_cli(env, "migrate")
         _run_cli(env, "demo", "--credentials", str(credentials))
         city = DemoCity.from_json(credentials.read_text())
+        if prepare is not None:
+            prepare(database_url, city)
         log_path = workdir / "hub.log"
         url = f"http://{LOOPBACK}:{port}"
         with log_path.open("wb") as log, _served(env, port, log) as process:

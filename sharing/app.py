@@ -22,17 +22,15 @@ from sharing.access.sweep import run_expiry_loop
 from sharing.audit.routes import AuditController
 from sharing.cameras.routes import CameraController
 from sharing.clock import Clock, SystemClock
-from sharing.consent.agreements import expire_agreements
-from sharing.consent.routes import (
-    AgreementController,
-    ConsentController,
-    ObjectionController,
-    PolicyController,
-)
+from sharing.consent.agreement_life import expire_agreements
+from sharing.consent.agreement_routes import AgreementController
+from sharing.consent.consent_routes import ConsentController
+from sharing.consent.objection_routes import ObjectionController
+from sharing.consent.policy_routes import PolicyController
 from sharing.consent.templates import PolicyLibrary, load_policy_library
 from sharing.db import create_engine, create_sessionmaker, session_scope
 from sharing.emergency.routes import EmergencyReviewController, EmergencySuspensionController
-from sharing.emergency.service import flag_overdue_reviews
+from sharing.emergency.sweep import flag_overdue_reviews
 from sharing.errors import problem_handlers
 from sharing.gateway.routes import GatewayController
 from sharing.oauth.dependencies import provide_principal

@@ -17,12 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sharing.access.models import AccessRequest, ApprovalTask
-from sharing.access.pending import close_pending, lock_pending, open_approval_tasks
+from sharing.access.pending import (
+    close_pending,
+    lock_pending,
+    open_approval_tasks,
+    past_deadline,
+)
 from sharing.access.schemas import RequestStatus, TaskStatus
 from sharing.access.service import record_decision, redecide
 from sharing.access.tokens import mint_access_token
 from sharing.audit.service import record
-from sharing.clock import Clock, as_utc
+from sharing.clock import Clock
 from sharing.consent.facts import Decision, Reason
 from sharing.consent.templates import PolicyLibrary
 from sharing.emergency.service import open_reviews
@@ -73,11 +78,7 @@ async def list_approvals(
 
 def effective_task_status(task: ApprovalTask, request: AccessRequest, now: datetime) -> TaskStatus:
     """A task still pending on a request past its deadline reads as expired."""
-    if (
-        task.status == TaskStatus.PENDING
-        and request.pending_until is not None
-        and as_utc(request.pending_until) <= now
-    ):
+    if task.status == TaskStatus.PENDING and past_deadline(request, now):
         return TaskStatus.EXPIRED
     return TaskStatus(task.status)
 

@@ -105,13 +105,14 @@ def open_approval_tasks(
 def effective_status(request: AccessRequest, now: datetime) -> RequestStatus:
     """The request's status as readers see it: pending past ``pending_until`` is expired,
     whether or not the sweep has recorded that yet."""
-    if (
-        request.status == RequestStatus.PENDING
-        and request.pending_until is not None
-        and as_utc(request.pending_until) <= now
-    ):
+    if request.status == RequestStatus.PENDING and past_deadline(request, now):
         return RequestStatus.EXPIRED
     return RequestStatus(request.status)
+
+
+def past_deadline(request: AccessRequest, now: datetime) -> bool:
+    """Whether the request's approvals have run out of time (``pending_until`` has passed)."""
+    return request.pending_until is not None and as_utc(request.pending_until) <= now
 
 
 async def lock_pending(

@@ -10,7 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
-from sharing.access import pending, service, tokens
+from sharing.access import pending, reads, service, tokens
 from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.schemas import (
     AccessGranted,
@@ -150,7 +150,7 @@ class AccessRequestController(Controller):
     ) -> AccessRequestPage:
         """List the caller's requests."""
         now = clock.now()
-        items, total = await service.list_access_requests(
+        items, total = await reads.list_access_requests(
             session, principal, status=status, limit=limit, offset=offset, now=now
         )
         return AccessRequestPage(
@@ -173,7 +173,7 @@ class AccessRequestController(Controller):
         clock: ClockDep,
     ) -> AccessRequestRead:
         """Read one request."""
-        return _read(await service.get_access_request(session, principal, request_id), clock.now())
+        return _read(await reads.get_access_request(session, principal, request_id), clock.now())
 
     @get(
         _REQUEST_ID + "/explanation",
@@ -192,7 +192,7 @@ class AccessRequestController(Controller):
         clock: ClockDep,
     ) -> ExplanationRead:
         """Explain one decision."""
-        request, tasks = await service.get_explanation(session, principal, request_id)
+        request, tasks = await reads.get_explanation(session, principal, request_id)
         return ExplanationRead(
             request_id=request.id,
             requester_party_id=request.requester_party_id,

@@ -4,7 +4,8 @@ A request is allowed at once (a token is minted), refused (``AccessDenied``), or
 for the approvals policy asks for (``sharing.access.pending`` opens them,
 ``sharing.access.approvals`` gives them). Tokens are minted only from an allowing ``Decision``
 (``sharing.access.tokens``), so no code path can sign access to a camera that policy did not
-allow. Dry runs decide the same way and record nothing.
+allow. Dry runs decide the same way and record nothing. Reading past requests is in
+``sharing.access.reads``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,20 +24,19 @@ from sharing.access.pending import open_approval_tasks
 from sharing.access.schemas import AccessRequestCreate, RequestStatus
 from sharing.access.tokens import MintedToken, mint_access_token
 from sharing.audit.service import record
-from sharing.cameras.models import Camera
-from sharing.cameras.service import cameras_within
+from sharing.cameras.search import cameras_within
 from sharing.clock import Clock, as_utc
 from sharing.consent.decision_inputs import decision_inputs
 from sharing.consent.facts import Decision, RequestFacts
 from sharing.consent.policy import decide
 from sharing.consent.templates import PolicyLibrary
 from sharing.emergency.service import open_reviews
-from sharing.errors import AccessDenied, NotFound
+from sharing.errors import AccessDenied
 from sharing.oauth.keys import KeyRing
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
 from sharing.settings import Settings
-from sharing.vocabulary import PartyKind, Scope
+from sharing.vocabulary import Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +77,7 @@ async def request_access(
     """
     principal.require(Scope.ACCESS_REQUEST)
     now = clock.now()
-    camera_ids = await _cameras_asked(session, data)
-    facts = await request_facts(
-        session,
-        requester_party_id=principal.party_id,
-        camera_ids=camera_ids,
-        mode=data.mode.value,
-        purpose=data.purpose.value,
-        legal_basis=data.legal_basis.strip(),
-        footage_start=_utc(data.footage_start),
-        footage_end=_utc(data.footage_end),
-        requested_lifetime_seconds=data.token_lifetime_seconds,
-        emergency=data.emergency,
-    )
+    facts, _ = await _facts_of(session, principal, data)
     decision = await _decide(session, facts, policies=policies, settings=settings, now=now)
     request = _record_request(session, principal, data, facts, decision, now, settings)
     actor = Actor.of(principal)
@@ -127,19 +115,7 @@ async def dry_run(
     """What policy would decide for ``data`` now, and on which cameras. Records nothing:
     no request, no token, no audit event."""
     principal.require(Scope.ACCESS_REQUEST)
-    camera_ids = await _cameras_asked(session, data)
-    facts = await request_facts(
-        session,
-        requester_party_id=principal.party_id,
-        camera_ids=camera_ids,
-        mode=data.mode.value,
-        purpose=data.purpose.value,
-        legal_basis=data.legal_basis.strip(),
-        footage_start=_utc(data.footage_start),
-        footage_end=_utc(data.footage_end),
-        requested_lifetime_seconds=data.token_lifetime_seconds,
-        emergency=data.emergency,
-    )
+    facts, camera_ids = await _facts_of(session, principal, data)
     decision = await _decide(session, facts, policies=policies, settings=settings, now=clock.now())
     return decision, camera_ids
 
@@ -221,6 +197,26 @@ async def _decide(
         now,
         settings.access_token_max_lifetime_seconds,
     )
+
+
+async def _facts_of(
+    session: AsyncSession, principal: Principal, data: AccessRequestCreate
+) -> tuple[RequestFacts, tuple[uuid.UUID, ...]]:
+    """The facts policy decides ``data`` on for the caller, and the cameras it asks for."""
+    camera_ids = await _cameras_asked(session, data)
+    facts = await request_facts(
+        session,
+        requester_party_id=principal.party_id,
+        camera_ids=camera_ids,
+        mode=data.mode.value,
+        purpose=data.purpose.value,
+        legal_basis=data.legal_basis.strip(),
+        footage_start=_utc(data.footage_start),
+        footage_end=_utc(data.footage_end),
+        requested_lifetime_seconds=data.token_lifetime_seconds,
+        emergency=data.emergency,
+    )
+    return facts, camera_ids
 
 
 async def _cameras_asked(session: AsyncSession, data: AccessRequestCreate) -> tuple[uuid.UUID, ...]:
@@ -318,84 +314,6 @@ def record_decision(
             "approvals": [need.to_dict() for need in decision.approvals],
         },
     )
-
-
-async def get_access_request(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID
-) -> AccessRequest:
-    """A past request, readable by the requesting party (and hub operators)."""
-    request = await session.get(AccessRequest, request_id)
-    if request is None or not principal.may_act_for(request.requester_party_id):
-        raise NotFound(f"no access request {request_id}")
-    return request
-
-
-async def list_access_requests(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: RequestStatus | None,
-    limit: int,
-    offset: int,
-    now: datetime,
-) -> tuple[list[AccessRequest], int]:
-    """The caller's party's requests, newest first; ``status`` as readers see it."""
-    query = select(AccessRequest)
-    if not principal.is_registry_admin:
-        query = query.where(col(AccessRequest.requester_party_id) == principal.party_id)
-    if status is not None:
-        query = query.where(_status_is(status, now))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    page = await session.execute(
-        query.order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id))
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(page.scalars()), int(total or 0)
-
-
-async def get_explanation(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID
-) -> tuple[AccessRequest, list[ApprovalTask]]:
-    """A request's explanation and approvals, for those who may ask why: the requesting
-    party, the owners of its cameras, hub operators and the operator's auditors."""
-    request = await session.get(AccessRequest, request_id)
-    if request is None or not await _may_read_explanation(session, principal, request):
-        raise NotFound(f"no access request {request_id}")
-    tasks = await session.scalars(
-        select(ApprovalTask)
-        .where(col(ApprovalTask.request_id) == request.id)
-        .order_by(col(ApprovalTask.created_at), col(ApprovalTask.id))
-    )
-    return request, list(tasks)
-
-
-async def _may_read_explanation(
-    session: AsyncSession, principal: Principal, request: AccessRequest
-) -> bool:
-    if principal.party_id == request.requester_party_id or principal.is_registry_admin:
-        return True
-    owners = await session.scalars(
-        select(col(Camera.owner_party_id)).where(
-            col(Camera.id).in_([uuid.UUID(camera) for camera in request.camera_ids])
-        )
-    )
-    if principal.party_id in set(owners):
-        return True
-    if Scope.AUDIT_READ not in principal.scopes:
-        return False
-    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))
-    return kind == PartyKind.COMMAND_CENTER
-
-
-def _status_is(status: RequestStatus, now: datetime) -> ColumnElement[bool]:
-    stored = col(AccessRequest.status)
-    overdue = and_(stored == RequestStatus.PENDING, col(AccessRequest.pending_until) <= now)
-    if status is RequestStatus.PENDING:
-        return and_(stored == RequestStatus.PENDING, col(AccessRequest.pending_until) > now)
-    if status is RequestStatus.EXPIRED:
-        return or_(stored == RequestStatus.EXPIRED, overdue)
-    return stored == status
 
 
 def _deadline(now: datetime, settings: Settings) -> datetime:

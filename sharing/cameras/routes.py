@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter
 from sqlalchemy import ColumnElement
 
+from sharing.cameras import search as camera_search
 from sharing.cameras import service
 from sharing.cameras.schemas import (
     MAX_RADIUS_M,
@@ -147,12 +148,12 @@ class CameraController(Controller):
             rw=rw,
             visibility=visibility,
             status=status,
-            bbox=service.bounding_box(min_lat, min_lon, max_lat, max_lon),
-            near=service.near_point(near_lat, near_lon, radius_m),
+            bbox=camera_search.bounding_box(min_lat, min_lon, max_lat, max_lon),
+            near=camera_search.near_point(near_lat, near_lon, radius_m),
             limit=limit,
             offset=offset,
         )
-        return await service.search_cameras(session, principal, search, visible_to)
+        return await camera_search.search_cameras(session, principal, search, visible_to)
 
     @get(
         CAMERA_ID,

@@ -1,18 +1,11 @@
-"""Agreements: the legal instruments consents rest on, the parties they bind, and their life.
+"""Agreements: the legal instruments consents rest on, and the parties they bind.
 
-Plain async functions over an ``AsyncSession``. Only a hub administrator registers, edits,
-amends or moves an agreement through its life; a caller sees the agreements its party is
-party to (an administrator sees all), and any other is answered as not found.
-
-An agreement's life::
-
-    draft -> active -> suspended -> active (resumed)
-      |        |  \\-> expired (its validity ended; the sweep marks it)
-      \\--------+---> terminated          (suspended -> terminated too)
-
-Terms are edited only in a draft; once active, a change is an amendment: a new draft that
-names the agreement it amends and counts its version up. Suspending, terminating or expiring
-an agreement stops every token and pending request resting on it.
+Plain async functions over an ``AsyncSession``. Only a hub administrator registers, edits
+or amends an agreement; a caller sees the agreements its party is party to (an
+administrator sees all), and any other is answered as not found. Terms are edited only in
+a draft; once active, a change is an amendment: a new draft that names the agreement it
+amends and counts its version up. Moving an agreement through its life is in
+``sharing.consent.agreement_life``.
 """
 
 from __future__ import annotations
@@ -20,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, delete, exists, select
@@ -29,37 +21,18 @@ from sqlmodel import col
 
 from sharing.audit.service import record
 from sharing.clock import Clock, as_utc
-from sharing.consent.cascade import CascadeResult, cascade_stop
+from sharing.consent.agreement_schemas import AgreementCreate, AgreementRead, AgreementTermsChange
 from sharing.consent.links import agreement_parties, parties_bound
 from sharing.consent.models import Agreement, AgreementParty
-from sharing.consent.schemas import AgreementCreate, AgreementRead, AgreementTermsChange
 from sharing.consent.templates import PolicyLibrary
 from sharing.errors import Conflict, InvalidInput, NotFound
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
 from sharing.vocabulary import AgreementStatus, Scope
-from sharing.webhooks.schemas import EventType
-from sharing.webhooks.service import emit
 
-StatusAction = Literal["activate", "suspend", "resume", "terminate"]
-
-_DRAFT, _ACTIVE = AgreementStatus.DRAFT, AgreementStatus.ACTIVE
-_SUSPENDED, _TERMINATED, _EXPIRED = (
-    AgreementStatus.SUSPENDED,
-    AgreementStatus.TERMINATED,
-    AgreementStatus.EXPIRED,
-)
-TRANSITIONS: dict[StatusAction, tuple[frozenset[AgreementStatus], AgreementStatus]] = {
-    "activate": (frozenset({_DRAFT}), _ACTIVE),
-    "suspend": (frozenset({_ACTIVE}), _SUSPENDED),
-    "resume": (frozenset({_SUSPENDED}), _ACTIVE),
-    "terminate": (frozenset({_DRAFT, _ACTIVE, _SUSPENDED}), _TERMINATED),
-}
-"""What each action moves an agreement from, and to."""
-STOPPING = frozenset({_SUSPENDED, _TERMINATED, _EXPIRED})
-"""Statuses under which nothing resting on the agreement may go on."""
-AMENDABLE = frozenset({_ACTIVE, _SUSPENDED, _EXPIRED})
-EXPIRY_ACTOR = Actor.system("agreement-expiry")
+_DRAFT = AgreementStatus.DRAFT
+AMENDABLE = frozenset({AgreementStatus.ACTIVE, AgreementStatus.SUSPENDED, AgreementStatus.EXPIRED})
+"""Statuses an agreement can be amended from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,21 +68,17 @@ async def register_agreement(
             list(data.party_ids),
         ),
     )
-    now = clock.now()
-    agreement = Agreement(
+    return await _add_agreement(
+        session,
+        principal,
+        terms,
+        clock.now(),
         kind=data.kind,
         number=data.number,
         title=data.title,
         status=data.status,
-        policy_template=terms.policy_template,
         document_sha256=data.document_sha256,
-        valid_from=terms.valid_from,
-        valid_until=terms.valid_until,
-        status_changed_at=now,
-        status_changed_by=principal.subject,
-        created_at=now,
     )
-    return await _add_agreement(session, principal, agreement, terms.party_ids, now)
 
 
 async def update_agreement(
@@ -122,7 +91,7 @@ async def update_agreement(
 ) -> AgreementRead:
     """Edit a draft agreement's terms. Once active, terms change only by amendment."""
     principal.require(Scope.REGISTRY_ADMIN)
-    agreement = await _agreement_for_update(session, agreement_id)
+    agreement = await agreement_for_update(session, agreement_id)
     if agreement.status != _DRAFT:
         raise Conflict(
             f"agreement {agreement.number} is {agreement.status}; its terms are fixed. "
@@ -151,7 +120,7 @@ async def update_agreement(
             details={"changed": changed},
         )
         await session.commit()
-    return _agreement_read(agreement, terms.party_ids)
+    return agreement_read(agreement, terms.party_ids)
 
 
 async def amend_agreement(
@@ -166,7 +135,7 @@ async def amend_agreement(
     agreement with the original's terms, changed by ``data``, naming the original and
     counting its version up. The original stays as it is until the operator ends it."""
     principal.require(Scope.REGISTRY_ADMIN)
-    original = await _agreement_for_update(session, agreement_id)
+    original = await agreement_for_update(session, agreement_id)
     if original.status not in AMENDABLE:
         hint = " Edit the draft itself with PATCH." if original.status == _DRAFT else ""
         raise Conflict(
@@ -187,32 +156,52 @@ async def amend_agreement(
         )
     current = (await agreement_parties(session, [agreement_id]))[agreement_id]
     terms = await _checked_terms(session, policies, _changed_terms(original, current, data))
-    now = clock.now()
-    amendment = Agreement(
+    return await _add_agreement(
+        session,
+        principal,
+        terms,
+        clock.now(),
         kind=original.kind,
         number=data.number or original.number,
         title=data.title or original.title,
         status=_DRAFT,
-        policy_template=terms.policy_template,
         document_sha256=data.document_sha256 or original.document_sha256,
-        valid_from=terms.valid_from,
-        valid_until=terms.valid_until,
         version=original.version + 1,
         amends_id=original.id,
-        status_changed_at=now,
-        status_changed_by=principal.subject,
-        created_at=now,
     )
-    return await _add_agreement(session, principal, amendment, terms.party_ids, now)
 
 
 async def _add_agreement(
     session: AsyncSession,
     principal: Principal,
-    agreement: Agreement,
-    party_ids: list[UUID],
+    terms: _Terms,
     now: datetime,
+    *,
+    kind: str,
+    number: str,
+    title: str,
+    status: str,
+    document_sha256: str,
+    version: int = 1,
+    amends_id: UUID | None = None,
 ) -> AgreementRead:
+    """Store a new agreement on checked terms, made now by the caller, and its parties."""
+    agreement = Agreement(
+        kind=kind,
+        number=number,
+        title=title,
+        status=status,
+        policy_template=terms.policy_template,
+        document_sha256=document_sha256,
+        valid_from=terms.valid_from,
+        valid_until=terms.valid_until,
+        version=version,
+        amends_id=amends_id,
+        status_changed_at=now,
+        status_changed_by=principal.subject,
+        created_at=now,
+    )
+    party_ids = terms.party_ids
     session.add(agreement)
     await session.flush()  # the parties' rows reference the agreement
     session.add_all(AgreementParty(agreement_id=agreement.id, party_id=p) for p in party_ids)
@@ -233,7 +222,7 @@ async def _add_agreement(
         },
     )
     await session.commit()
-    return _agreement_read(agreement, party_ids)
+    return agreement_read(agreement, party_ids)
 
 
 def _changed_terms(
@@ -291,148 +280,6 @@ async def _checked_terms(session: AsyncSession, policies: PolicyLibrary, terms: 
     return _Terms(terms.policy_template, terms.valid_from, terms.valid_until, party_ids)
 
 
-# --- life ---------------------------------------------------------------------------------
-
-
-async def change_agreement_status(
-    session: AsyncSession,
-    principal: Principal,
-    agreement_id: UUID,
-    action: StatusAction,
-    reason: str,
-    clock: Clock,
-    policies: PolicyLibrary,
-) -> AgreementRead:
-    """Activate, suspend, resume or terminate an agreement, recording who, when and why.
-
-    A move the agreement's status does not allow is a ``Conflict``; so is activating or
-    resuming an agreement whose validity has ended or whose template this hub lacks.
-    Suspending and terminating stop every token and pending request resting on it.
-    """
-    principal.require(Scope.REGISTRY_ADMIN)
-    agreement = await _agreement_for_update(session, agreement_id)
-    sources, target = TRANSITIONS[action]
-    if agreement.status not in sources:
-        raise Conflict(
-            f"agreement {agreement.number} is {agreement.status}; it cannot {action} "
-            f"(only from {', '.join(sorted(sources))})",
-            status=agreement.status,
-        )
-    now = clock.now()
-    if target == _ACTIVE:
-        _check_can_take_effect(agreement, policies, now)
-    await _move(session, agreement, target, reason, Actor.of(principal), principal.subject, now)
-    await session.commit()
-    return _agreement_read(
-        agreement, (await agreement_parties(session, [agreement_id]))[agreement_id]
-    )
-
-
-async def expire_agreements(session: AsyncSession, now: datetime) -> list[UUID]:
-    """Mark every active or suspended agreement whose validity has ended as expired, and
-    stop what rests on it; the ids expired. Decisions refuse such agreements anyway; this
-    sweep makes the state, the trail, the notifications and the tokens say so too."""
-    ended = list(
-        (
-            await session.execute(
-                select(Agreement)
-                .where(
-                    col(Agreement.status).in_([_ACTIVE, _SUSPENDED]),
-                    col(Agreement.valid_until).is_not(None),
-                    col(Agreement.valid_until) <= now,
-                )
-                .order_by(col(Agreement.valid_until), col(Agreement.id))
-                .with_for_update()
-            )
-        ).scalars()
-    )
-    for agreement in ended:
-        await _move(
-            session,
-            agreement,
-            _EXPIRED,
-            "its validity ended",
-            EXPIRY_ACTOR,
-            EXPIRY_ACTOR.client_id or "system",
-            now,
-        )
-    if ended:
-        await session.commit()
-    return [agreement.id for agreement in ended]
-
-
-async def _move(
-    session: AsyncSession,
-    agreement: Agreement,
-    target: AgreementStatus,
-    reason: str,
-    actor: Actor,
-    by: str,
-    now: datetime,
-) -> CascadeResult:
-    """Change the status, record it, notify every party, and stop what rests on it."""
-    previous = agreement.status
-    agreement.status = target
-    agreement.status_reason = reason
-    agreement.status_changed_at = now
-    agreement.status_changed_by = by
-    event = record(
-        session,
-        at=now,
-        actor=actor,
-        action="agreement.status_changed",
-        object_type="agreement",
-        object_id=agreement.id,
-        details={"from": previous, "to": target, "reason": reason},
-    )
-    stopped = CascadeResult()
-    if target in STOPPING:
-        with session.no_autoflush:  # the agreement's event stays ahead of the cascade's
-            stopped = await cascade_stop(
-                session,
-                agreement_ids=[agreement.id],
-                reason=f"agreement {agreement.number} {target}: {reason}",
-                actor=actor,
-                now=now,
-            )
-        event.details = {
-            **event.details,
-            "revoked_tokens": list(stopped.revoked_tokens),
-            "refused_requests": [str(r) for r in stopped.refused_requests],
-        }
-    parties = (await agreement_parties(session, [agreement.id]))[agreement.id]
-    emit(
-        session,
-        party_ids=parties,
-        event_type=EventType.AGREEMENT_STATUS_CHANGED,
-        payload={
-            "agreement_id": str(agreement.id),
-            "number": agreement.number,
-            "from": previous,
-            "to": target,
-            "reason": reason,
-            "changed_at": now.isoformat(),
-        },
-        now=now,
-    )
-    return stopped
-
-
-def _check_can_take_effect(agreement: Agreement, policies: PolicyLibrary, now: datetime) -> None:
-    if agreement.valid_until is not None and as_utc(agreement.valid_until) <= now:
-        raise Conflict(
-            f"agreement {agreement.number} ended on {as_utc(agreement.valid_until).isoformat()}; "
-            "amend it with a new validity instead",
-            status=agreement.status,
-        )
-    if policies.get(agreement.policy_template) is None:
-        raise Conflict(
-            f"agreement {agreement.number} names the policy template "
-            f"'{agreement.policy_template}', which this hub does not have",
-            status=agreement.status,
-        )
-
-
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -450,7 +297,7 @@ async def list_agreements(
         query = query.where(col(Agreement.status) == status)
     agreements = list((await session.execute(query)).scalars())
     parties = await agreement_parties(session, [agreement.id for agreement in agreements])
-    return [_agreement_read(agreement, parties[agreement.id]) for agreement in agreements]
+    return [agreement_read(agreement, parties[agreement.id]) for agreement in agreements]
 
 
 async def get_agreement(
@@ -464,12 +311,13 @@ async def get_agreement(
         or await parties_bound(session, agreement_id, [principal.party_id])
     ):
         raise NotFound(f"there is no agreement {agreement_id}")
-    return _agreement_read(
+    return agreement_read(
         agreement, (await agreement_parties(session, [agreement_id]))[agreement_id]
     )
 
 
-async def _agreement_for_update(session: AsyncSession, agreement_id: UUID) -> Agreement:
+async def agreement_for_update(session: AsyncSession, agreement_id: UUID) -> Agreement:
+    """The agreement, locked for a change; ``NotFound`` if there is none."""
     agreement = (
         await session.execute(
             select(Agreement).where(col(Agreement.id) == agreement_id).with_for_update()
@@ -487,7 +335,8 @@ def _has_party(party_id: UUID) -> ColumnElement[bool]:
     )
 
 
-def _agreement_read(agreement: Agreement, party_ids: Iterable[UUID]) -> AgreementRead:
+def agreement_read(agreement: Agreement, party_ids: Iterable[UUID]) -> AgreementRead:
+    """The API's view of an agreement and the parties it binds."""
     return AgreementRead(
         id=agreement.id,
         kind=agreement.kind,

@@ -21,10 +21,10 @@ from sqlmodel import col
 
 from sharing.cameras.models import Camera
 from sharing.clock import as_utc
+from sharing.consent.consent_schemas import ConsentCreate, ConsentVersionCreate
 from sharing.consent.facts import CameraSelector, GranteeScope, LegalBasis
 from sharing.consent.links import parties_bound
 from sharing.consent.models import Agreement
-from sharing.consent.schemas import ConsentCreate, ConsentVersionCreate
 from sharing.consent.templates import PUBLIC_GRANTEE, PolicyLibrary, PolicyTemplate
 from sharing.errors import InvalidInput
 from sharing.parties.models import Party

@@ -1,45 +1,37 @@
-"""Consents: owners' grants of access to their cameras, their versions and their revocation.
+"""Consents: owners' grants of access to their cameras, their new versions and their revocation.
 
 Plain async functions over an ``AsyncSession``. Each change validates, writes its audit event
-and its notifications in the same transaction and commits. A caller sees the consents its
-party granted or received (a hub administrator sees everything); any other is answered as
-not found. A change makes a new version and supersedes the old one; revoking or superseding
-a consent stops, in the same transaction, every live token and pending request resting on it
-(``sharing.consent.cascade``).
+and its notifications in the same transaction and commits (reading is in
+``sharing.consent.consent_reads``). A change makes a new version and supersedes the old one;
+revoking or superseding a consent stops, in the same transaction, every live token and
+pending request resting on it (``sharing.consent.cascade``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from sharing.audit.service import record
-from sharing.cameras.models import Camera, CameraTag
 from sharing.clock import Clock, as_utc
 from sharing.consent.cascade import cascade_stop, consent_payload
-from sharing.consent.facts import CameraSelector, ConsentStatus, GranteeScope, LegalBasis
+from sharing.consent.consent_reads import consent_read, visible_consent
+from sharing.consent.consent_schemas import ConsentCreate, ConsentRead, ConsentVersionCreate
+from sharing.consent.facts import ConsentStatus, LegalBasis
 from sharing.consent.grant_checks import CheckedGrant, ConsentTerms, check_grant
 from sharing.consent.links import consent_cameras
-from sharing.consent.models import Agreement, AgreementParty, Consent, ConsentCamera
-from sharing.consent.receipts import ConsentReceipt, ReceiptFacts, build_receipt
-from sharing.consent.schemas import (
-    ConsentCreate,
-    ConsentPage,
-    ConsentRead,
-    ConsentVersionCreate,
-    ConsentVersions,
-)
+from sharing.consent.models import Agreement, Consent, ConsentCamera
+from sharing.consent.receipt_schemas import ConsentReceipt
+from sharing.consent.receipts import load_receipt, receipt_reference
 from sharing.consent.templates import PolicyLibrary
-from sharing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from sharing.errors import Conflict, InvalidInput, PermissionDenied
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
-from sharing.vocabulary import PartyKind, Scope
+from sharing.vocabulary import Scope
 from sharing.webhooks.schemas import EventType
 from sharing.webhooks.service import emit
 
@@ -80,7 +72,7 @@ async def grant_consent(
     session.add(consent)
     await session.flush()  # the camera rows reference the consent
     session.add_all(ConsentCamera(consent_id=consent.id, camera_id=c) for c in checked.camera_ids)
-    receipt = await _receipt(session, consent, checked.camera_ids, issuer)
+    receipt = await load_receipt(session, consent, checked.camera_ids, issuer)
     record(
         session,
         at=now,
@@ -90,12 +82,12 @@ async def grant_consent(
         object_id=consent.id,
         details={
             **_consent_summary(consent, checked.camera_ids, checked.agreement),
-            **_receipt_reference(receipt),
+            **receipt_reference(receipt),
         },
     )
     _notify(session, consent, EventType.CONSENT_GRANTED, receipt, now)
     await session.commit()
-    return _consent_read(consent, checked.camera_ids)
+    return consent_read(consent, checked.camera_ids)
 
 
 async def new_consent_version(
@@ -115,7 +107,7 @@ async def new_consent_version(
     (docs/decisions/0008-a-new-consent-version-stops-the-old-ones-tokens.md).
     """
     principal.require(Scope.CONSENT_WRITE)
-    old = await _visible_consent(session, principal, consent_id, for_update=True)
+    old = await visible_consent(session, principal, consent_id, for_update=True)
     if not principal.may_act_for(old.grantor_party_id):
         raise PermissionDenied("only the owner who granted a consent may change it")
     if old.status != ConsentStatus.ACTIVE:
@@ -143,7 +135,7 @@ async def new_consent_version(
     await session.flush()
     session.add_all(ConsentCamera(consent_id=new.id, camera_id=c) for c in checked.camera_ids)
     actor = Actor.of(principal)
-    receipt = await _receipt(session, new, checked.camera_ids, issuer)
+    receipt = await load_receipt(session, new, checked.camera_ids, issuer)
     changed = record(
         session,
         at=now,
@@ -153,7 +145,7 @@ async def new_consent_version(
         object_id=new.id,
         details={
             **_consent_summary(new, checked.camera_ids, checked.agreement),
-            **_receipt_reference(receipt),
+            **receipt_reference(receipt),
             "lineage_id": str(new.lineage_id),
             "version": new.version,
             "supersedes": str(old.id),
@@ -175,7 +167,7 @@ async def new_consent_version(
     changed.details = {**changed.details, "revoked_tokens": list(stopped.revoked_tokens)}
     _notify(session, new, EventType.CONSENT_CHANGED, receipt, now, previous=old)
     await session.commit()
-    return _consent_read(new, checked.camera_ids)
+    return consent_read(new, checked.camera_ids)
 
 
 def _new_consent(
@@ -215,189 +207,6 @@ def _new_consent(
         valid_until=checked.valid_until,
         status=ConsentStatus.ACTIVE,
         created_at=now,
-    )
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-async def list_consents(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: ConsentStatus | None = None,
-    grantor_party_id: UUID | None = None,
-    grantee_party_id: UUID | None = None,
-    camera_id: UUID | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> ConsentPage:
-    """Consents the caller's party granted or received (all, for an administrator), newest
-    first, optionally narrowed to a status, a grantor, a grantee or a covered camera.
-
-    An owner sees every arrangement on its cameras, whatever its legal basis or grantee.
-    """
-    principal.require(Scope.CONSENT_READ)
-    conditions: list[ColumnElement[bool]] = []
-    if not principal.is_registry_admin:
-        conditions.append(_concerns(principal.party_id))
-    if status is not None:
-        conditions.append(col(Consent.status) == status)
-    if grantor_party_id is not None:
-        conditions.append(col(Consent.grantor_party_id) == grantor_party_id)
-    if grantee_party_id is not None:
-        conditions.append(col(Consent.grantee_party_id) == grantee_party_id)
-    if camera_id is not None:
-        conditions.append(_covers_camera(camera_id))
-
-    total = (
-        await session.execute(select(func.count()).select_from(Consent).where(*conditions))
-    ).scalar_one()
-    consents = list(
-        (
-            await session.execute(
-                select(Consent)
-                .where(*conditions)
-                .order_by(col(Consent.created_at).desc(), col(Consent.id))
-                .limit(limit)
-                .offset(offset)
-            )
-        ).scalars()
-    )
-    cameras = await consent_cameras(session, [consent.id for consent in consents])
-    return ConsentPage(
-        items=[_consent_read(consent, cameras[consent.id]) for consent in consents],
-        total=total,
-        limit=limit,
-        offset=offset,
-    )
-
-
-async def get_consent(session: AsyncSession, principal: Principal, consent_id: UUID) -> ConsentRead:
-    """One consent, for its grantor, its grantee or an administrator."""
-    principal.require(Scope.CONSENT_READ)
-    consent = await _visible_consent(session, principal, consent_id)
-    return _consent_read(consent, (await consent_cameras(session, [consent.id]))[consent.id])
-
-
-async def list_consent_versions(
-    session: AsyncSession, principal: Principal, consent_id: UUID
-) -> ConsentVersions:
-    """Every version of the arrangement ``consent_id`` belongs to, oldest first."""
-    principal.require(Scope.CONSENT_READ)
-    consent = await _visible_consent(session, principal, consent_id)
-    versions = list(
-        (
-            await session.execute(
-                select(Consent)
-                .where(col(Consent.lineage_id) == consent.lineage_id)
-                .order_by(col(Consent.version), col(Consent.created_at))
-            )
-        ).scalars()
-    )
-    cameras = await consent_cameras(session, [version.id for version in versions])
-    return ConsentVersions(
-        lineage_id=consent.lineage_id,
-        items=[_consent_read(version, cameras[version.id]) for version in versions],
-    )
-
-
-async def get_receipt(
-    session: AsyncSession, principal: Principal, consent_id: UUID, issuer: str
-) -> ConsentReceipt:
-    """The receipt of a consent version's latest event, for its grantor, grantee or an
-    administrator."""
-    principal.require(Scope.CONSENT_READ)
-    consent = await _visible_consent(session, principal, consent_id)
-    cameras = (await consent_cameras(session, [consent.id]))[consent.id]
-    return await _receipt(session, consent, cameras, issuer)
-
-
-async def _visible_consent(
-    session: AsyncSession, principal: Principal, consent_id: UUID, *, for_update: bool = False
-) -> Consent:
-    query = select(Consent).where(col(Consent.id) == consent_id)
-    if not principal.is_registry_admin:
-        query = query.where(_concerns(principal.party_id))
-    if for_update:
-        query = query.with_for_update()
-    consent = (await session.execute(query)).scalar_one_or_none()
-    if consent is None:
-        raise NotFound(f"there is no consent {consent_id}")
-    return consent
-
-
-def _concerns(party_id: UUID) -> ColumnElement[bool]:
-    """Consents a party may see: granted by it, to it, or to every party of an agreement
-    that binds it."""
-    return or_(
-        col(Consent.grantor_party_id) == party_id,
-        col(Consent.grantee_party_id) == party_id,
-        and_(
-            col(Consent.grantee_scope) == GranteeScope.AGREEMENT_PARTIES,
-            exists().where(
-                col(AgreementParty.agreement_id) == col(Consent.agreement_id),
-                col(AgreementParty.party_id) == party_id,
-            ),
-        ),
-    )
-
-
-def _covers_camera(camera_id: UUID) -> ColumnElement[bool]:
-    """Consents that cover one camera: listed, all of its owner's, or by one of its tags."""
-    owner = select(col(Camera.owner_party_id)).where(col(Camera.id) == camera_id).scalar_subquery()
-    return or_(
-        exists().where(
-            col(ConsentCamera.consent_id) == col(Consent.id),
-            col(ConsentCamera.camera_id) == camera_id,
-        ),
-        and_(
-            col(Consent.camera_selector) == CameraSelector.ALL,
-            col(Consent.grantor_party_id) == owner,
-        ),
-        and_(
-            col(Consent.camera_selector) == CameraSelector.TAG,
-            col(Consent.grantor_party_id) == owner,
-            exists().where(
-                col(CameraTag.camera_id) == camera_id,
-                col(CameraTag.tag) == col(Consent.selector_tag),
-            ),
-        ),
-    )
-
-
-def _consent_read(consent: Consent, camera_ids: Iterable[UUID]) -> ConsentRead:
-    return ConsentRead(
-        id=consent.id,
-        version=consent.version,
-        lineage_id=consent.lineage_id,
-        grantor_party_id=consent.grantor_party_id,
-        grantee_party_id=consent.grantee_party_id,
-        grantee_scope=GranteeScope(consent.grantee_scope),
-        legal_basis=LegalBasis(consent.legal_basis),
-        regulation_ref=consent.regulation_ref,
-        agreement_id=consent.agreement_id,
-        camera_selector=CameraSelector(consent.camera_selector),
-        camera_ids=sorted(camera_ids, key=str),
-        selector_tag=consent.selector_tag,
-        modes=consent.modes,
-        purposes=consent.purposes,
-        max_lookback_hours=consent.max_lookback_hours,
-        max_window_minutes=consent.max_window_minutes,
-        max_token_lifetime_seconds=consent.max_token_lifetime_seconds,
-        hours_start=consent.hours_start,
-        hours_end=consent.hours_end,
-        days_of_week=consent.days_of_week,
-        timezone=consent.timezone,
-        requires_owner_approval=consent.requires_owner_approval,
-        requires_supervisor_approval=consent.requires_supervisor_approval,
-        valid_from=as_utc(consent.valid_from),
-        valid_until=_utc_or_none(consent.valid_until),
-        status=ConsentStatus(consent.status),
-        superseded_at=_utc_or_none(consent.superseded_at),
-        revoked_at=_utc_or_none(consent.revoked_at),
-        revocation_reason=consent.revocation_reason,
-        created_at=as_utc(consent.created_at),
     )
 
 
@@ -456,7 +265,7 @@ async def revoke_consent(
     its owner files an objection instead. Everything changes in one transaction.
     """
     principal.require(Scope.CONSENT_WRITE)
-    consent = await _visible_consent(session, principal, consent_id, for_update=True)
+    consent = await visible_consent(session, principal, consent_id, for_update=True)
     if not principal.may_act_for(consent.grantor_party_id):
         raise PermissionDenied("only the owner who granted a consent may revoke it")
     if consent.status == ConsentStatus.REVOKED:
@@ -475,7 +284,7 @@ async def revoke_consent(
     consent.revoked_at = now
     consent.revocation_reason = reason
     cameras = (await consent_cameras(session, [consent.id]))[consent.id]
-    receipt = await _receipt(session, consent, cameras, issuer)
+    receipt = await load_receipt(session, consent, cameras, issuer)
     # The consent's event comes first: the trail reads "revoked the consent, and so these".
     revoked = record(
         session,
@@ -484,7 +293,7 @@ async def revoke_consent(
         action="consent.revoked",
         object_type="consent",
         object_id=consent.id,
-        details={"reason": reason, **_receipt_reference(receipt)},
+        details={"reason": reason, **receipt_reference(receipt)},
     )
     with session.no_autoflush:
         stopped = await cascade_stop(
@@ -497,38 +306,7 @@ async def revoke_consent(
     }
     _notify(session, consent, EventType.CONSENT_REVOKED, receipt, now)
     await session.commit()
-    return _consent_read(consent, cameras)
-
-
-# --- receipts and notifications -----------------------------------------------------------
-
-
-async def _receipt(
-    session: AsyncSession, consent: Consent, camera_ids: Sequence[UUID], issuer: str
-) -> ConsentReceipt:
-    agreement = await session.get(Agreement, consent.agreement_id)
-    grantor = await session.get(Party, consent.grantor_party_id)
-    if agreement is None or grantor is None:  # foreign keys hold them
-        raise NotFound(f"consent {consent.id} has lost its agreement or grantor")
-    grantee = (
-        await session.get(Party, consent.grantee_party_id)
-        if consent.grantee_party_id is not None
-        else None
-    )
-    # The hub operator: the command center running this hub (the oldest, if there are several).
-    operator = await session.scalar(
-        select(Party)
-        .where(col(Party.kind) == PartyKind.COMMAND_CENTER)
-        .order_by(col(Party.created_at), col(Party.id))
-        .limit(1)
-    )
-    return build_receipt(
-        ReceiptFacts(consent, camera_ids, agreement, grantor, grantee, operator, issuer)
-    )
-
-
-def _receipt_reference(receipt: ConsentReceipt) -> dict[str, object]:
-    return {"receipt_id": str(receipt.receipt_id), "receipt_sha256": receipt.sha256}
+    return consent_read(consent, cameras)
 
 
 def _notify(
@@ -559,7 +337,3 @@ def _notify(
         },
         now=now,
     )
-
-
-def _utc_or_none(moment: datetime | None) -> datetime | None:
-    return as_utc(moment) if moment is not None else None

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from sharing.clock import as_utc
 from sharing.dependencies import ClockDep, PrincipalDep, SessionDep
-from sharing.emergency import service
+from sharing.emergency import service, suspensions
 from sharing.emergency.models import EmergencySuspension
 from sharing.emergency.schemas import (
     EmergencyReviewPage,
@@ -146,7 +146,7 @@ class EmergencySuspensionController(Controller):
         ),
     ) -> list[EmergencySuspensionRead]:
         """List suspended emergency rights."""
-        rows = await service.list_suspensions(session, principal, active=active)
+        rows = await suspensions.list_suspensions(session, principal, active=active)
         return [_suspension_read(row) for row in rows]
 
     @post(
@@ -167,7 +167,7 @@ class EmergencySuspensionController(Controller):
         suspension_id: FromPath[uuid.UUID],
     ) -> EmergencySuspensionRead:
         """Restore a suspended emergency right."""
-        restored = await service.restore_suspension(session, principal, suspension_id, clock)
+        restored = await suspensions.restore_suspension(session, principal, suspension_id, clock)
         return _suspension_read(restored)
 
 

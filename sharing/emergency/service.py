@@ -8,6 +8,9 @@ not ratified in time, and when a party piles up ``settings.emergency_unratified_
 under one agreement within 30 days, suspends its emergency right there until an operator
 restores it. Policy reads the suspension (``sharing.consent.decision_inputs``) and refuses
 emergency requests while it holds.
+
+This module opens, lists, ratifies and closes reviews; ``sweep`` flags the overdue ones and
+suspends, ``suspensions`` lists and restores suspended rights.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,20 +30,14 @@ from sharing.audit.service import record
 from sharing.cameras.models import Camera
 from sharing.clock import Clock, as_utc
 from sharing.consent.facts import Decision
-from sharing.emergency.models import EmergencyReview, EmergencySuspension
+from sharing.emergency.models import EmergencyReview
 from sharing.emergency.schemas import ReviewStatus
 from sharing.errors import Conflict, NotFound, PermissionDenied
-from sharing.parties.models import Member, Party
+from sharing.parties.models import Member
 from sharing.principal import Actor, Principal
 from sharing.settings import Settings
-from sharing.vocabulary import PartyKind, Role, Scope
+from sharing.vocabulary import Role, Scope
 from sharing.webhooks.service import emit
-
-SUSPENSION_WINDOW = timedelta(days=30)
-"""How far back unratified emergency accesses count towards a suspension."""
-
-SWEEP = Actor.system("emergency-sweep")
-"""The audit actor of the overdue sweep."""
 
 RATIFYING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 """Who in the requesting party may ratify an emergency access."""
@@ -98,7 +94,7 @@ async def open_reviews(
             created_at=now,
         )
         session.add(review)
-        details = {**_review_payload(review), "camera_ids": sorted(map(str, camera_ids))}
+        details = {**review_payload(review), "camera_ids": sorted(map(str, camera_ids))}
         record(
             session,
             at=now,
@@ -134,7 +130,7 @@ async def list_reviews(
     An owner party sees the reviews of accesses to its cameras (flagged ones are its report of
     unratified access), a requesting party its own, a hub operator every review.
     """
-    _require_read(principal)
+    require_read(principal)
     conditions: list[ColumnElement[bool]] = []
     if not principal.is_registry_admin:
         conditions.append(_involves(principal.party_id))
@@ -162,7 +158,7 @@ async def get_review(
     session: AsyncSession, principal: Principal, review_id: uuid.UUID
 ) -> ReviewWithAccess:
     """One review, for its owner party, its requesting party or a hub operator; else 404."""
-    _require_read(principal)
+    require_read(principal)
     return (await _with_access(session, [await _visible_review(session, principal, review_id)]))[0]
 
 
@@ -192,7 +188,7 @@ async def ratify_review(
         action="emergency_review.ratified",
         object_type="emergency_review",
         object_id=review.id,
-        details={**_review_payload(review), "late": review.unratified_flagged_at is not None},
+        details={**review_payload(review), "late": review.unratified_flagged_at is not None},
     )
     await session.commit()
     return (await _with_access(session, [(review, request)]))[0]
@@ -229,109 +225,32 @@ async def close_review(
         action="emergency_review.closed",
         object_type="emergency_review",
         object_id=review.id,
-        details={**_review_payload(review), "note": note},
+        details={**review_payload(review), "note": note},
     )
     await session.commit()
     return (await _with_access(session, [(review, request)]))[0]
 
 
-async def flag_overdue_reviews(
-    session: AsyncSession, now: datetime, settings: Settings
-) -> list[EmergencyReview]:
-    """Flag open reviews past their due time; suspend repeat offenders' emergency right.
-
-    Each newly flagged review is audited (``emergency_review.flagged``) and announced to the
-    owner and the requester (``emergency.review_overdue``). Then, for each requesting party and
-    agreement that got a new flag, if the flags since ``SUSPENSION_WINDOW`` ago (and since the
-    right was last restored) reach ``settings.emergency_unratified_limit``, the party's
-    emergency right under that agreement is suspended (``emergency.right_suspended``), and the
-    flags' webhooks carry the suspension to the hub operators too. Commits; returns the reviews
-    flagged.
-    Safe to run on several nodes at once: a review is flagged by whichever gets it first.
-    """
-    overdue = list(
-        await session.scalars(
-            select(EmergencyReview)
-            .where(
-                col(EmergencyReview.status) == ReviewStatus.OPEN,
-                col(EmergencyReview.unratified_flagged_at).is_(None),
-                col(EmergencyReview.due_at) <= now,
-            )
-            .order_by(col(EmergencyReview.due_at), col(EmergencyReview.id))
-        )
-    )
-    flagged = [review for review in overdue if await _claim_flag(session, review, now)]
-    offenders = {
-        (review.requester_party_id, review.agreement_id)
-        for review in flagged
-        if review.agreement_id is not None
-    }
-    suspended: dict[tuple[uuid.UUID, uuid.UUID | None], EmergencySuspension] = {}
-    for party_id, agreement_id in sorted(offenders, key=str):
-        suspension = await _suspend_if_repeated(session, party_id, agreement_id, now, settings)
-        if suspension is not None:
-            suspended[(party_id, agreement_id)] = suspension
-    operators = await _hub_operators(session) if suspended else []
-    for review in flagged:
-        _announce_flag(session, review, suspended.get(_offence(review)), operators, now)
-    await session.commit()
-    return flagged
-
-
-async def list_suspensions(
-    session: AsyncSession, principal: Principal, *, active: bool | None
-) -> list[EmergencySuspension]:
-    """Suspended emergency rights, newest first: a party sees its own, an operator all."""
-    _require_read(principal)
-    query = select(EmergencySuspension)
+def require_read(principal: Principal) -> None:
+    """Reading emergency reviews and suspensions needs ``consent:read`` (operators: any)."""
     if not principal.is_registry_admin:
-        query = query.where(col(EmergencySuspension.party_id) == principal.party_id)
-    if active is not None:
-        restored = col(EmergencySuspension.restored_at)
-        query = query.where(restored.is_(None) if active else restored.is_not(None))
-    newest_first = (col(EmergencySuspension.suspended_at).desc(), col(EmergencySuspension.id))
-    query = query.order_by(*newest_first)
-    return list(await session.scalars(query))
+        principal.require(Scope.CONSENT_READ)
 
 
-async def restore_suspension(
-    session: AsyncSession, principal: Principal, suspension_id: uuid.UUID, clock: Clock
-) -> EmergencySuspension:
-    """Restore a party's suspended emergency right: hub operators (``registry:admin``) only.
-
-    Flags from before the restoration no longer count towards a new suspension.
-    """
-    suspension = await session.get(EmergencySuspension, suspension_id)
-    if suspension is None or not principal.may_act_for(suspension.party_id):
-        raise NotFound("no such emergency suspension", suspension_id=str(suspension_id))
-    principal.require(Scope.REGISTRY_ADMIN)
-    if suspension.restored_at is not None:
-        raise Conflict("the emergency right was already restored")
-    now = clock.now()
-    suspension.restored_at = now
-    suspension.restored_by = principal.subject
-    record(
-        session,
-        at=now,
-        actor=Actor.of(principal),
-        action="emergency.right_restored",
-        object_type="emergency_suspension",
-        object_id=suspension.id,
-        details={
-            "party_id": str(suspension.party_id),
-            "agreement_id": str(suspension.agreement_id),
-        },
-    )
-    await session.commit()
-    return suspension
+def review_payload(review: EmergencyReview) -> dict[str, object]:
+    """What audit events and webhooks say about a review: ids and times, never video."""
+    return {
+        "review_id": str(review.id),
+        "request_id": str(review.request_id),
+        "owner_party_id": str(review.owner_party_id),
+        "requester_party_id": str(review.requester_party_id),
+        "agreement_id": str(review.agreement_id) if review.agreement_id else None,
+        "due_at": as_utc(review.due_at).isoformat(),
+        "status": review.status,
+    }
 
 
 # --- Private ------------------------------------------------------------------------------
-
-
-def _require_read(principal: Principal) -> None:
-    if not principal.is_registry_admin:
-        principal.require(Scope.CONSENT_READ)
 
 
 def _involves(party_id: uuid.UUID) -> ColumnElement[bool]:
@@ -409,138 +328,6 @@ async def _with_access(
     ]
 
 
-async def _claim_flag(session: AsyncSession, review: EmergencyReview, now: datetime) -> bool:
-    """Flag ``review`` unless another node did first; True when this call flagged it."""
-    result = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(EmergencyReview)
-            .where(
-                col(EmergencyReview.id) == review.id,
-                col(EmergencyReview.unratified_flagged_at).is_(None),
-                col(EmergencyReview.status) == ReviewStatus.OPEN,
-            )
-            .values(unratified_flagged_at=now)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    claimed = result.rowcount == 1
-    if claimed:
-        review.unratified_flagged_at = now
-    return claimed
-
-
-async def _suspend_if_repeated(
-    session: AsyncSession,
-    party_id: uuid.UUID,
-    agreement_id: uuid.UUID,
-    now: datetime,
-    settings: Settings,
-) -> EmergencySuspension | None:
-    """Suspend ``party_id``'s emergency right under ``agreement_id`` if its recent flags reach
-    the limit and no suspension holds already."""
-    suspensions = list(
-        await session.scalars(
-            select(EmergencySuspension).where(
-                col(EmergencySuspension.party_id) == party_id,
-                col(EmergencySuspension.agreement_id) == agreement_id,
-            )
-        )
-    )
-    if any(s.restored_at is None for s in suspensions):
-        return None
-    # A restoration wipes the slate: earlier flags were weighed by the operator who restored.
-    since = max(
-        [now - SUSPENSION_WINDOW, *(as_utc(s.restored_at) for s in suspensions if s.restored_at)]
-    )
-    flags = await session.scalar(
-        select(func.count())
-        .select_from(EmergencyReview)
-        .where(
-            col(EmergencyReview.requester_party_id) == party_id,
-            col(EmergencyReview.agreement_id) == agreement_id,
-            col(EmergencyReview.unratified_flagged_at) > since,
-        )
-    )
-    if int(flags or 0) < settings.emergency_unratified_limit:
-        return None
-    suspension = EmergencySuspension(
-        party_id=party_id,
-        agreement_id=agreement_id,
-        reason=f"{flags} emergency accesses not ratified in time within "
-        f"{SUSPENSION_WINDOW.days} days (limit {settings.emergency_unratified_limit})",
-        suspended_at=now,
-    )
-    session.add(suspension)
-    record(
-        session,
-        at=now,
-        actor=SWEEP,
-        action="emergency.right_suspended",
-        object_type="emergency_suspension",
-        object_id=suspension.id,
-        details={**_suspension_payload(suspension), "unratified": int(flags or 0)},
-    )
-    return suspension
-
-
-def _offence(review: EmergencyReview) -> tuple[uuid.UUID, uuid.UUID | None]:
-    return (review.requester_party_id, review.agreement_id)
-
-
-def _announce_flag(
-    session: AsyncSession,
-    review: EmergencyReview,
-    suspension: EmergencySuspension | None,
-    operators: Sequence[uuid.UUID],
-    now: datetime,
-) -> None:
-    """Audit a flag and tell the owner and the requester; when the flag suspended the
-    requester's emergency right, the payload says so and the hub operators hear it too
-    (the webhook vocabulary has no event of its own for a suspension)."""
-    payload = _review_payload(review)
-    record(
-        session,
-        at=now,
-        actor=SWEEP,
-        action="emergency_review.flagged",
-        object_type="emergency_review",
-        object_id=review.id,
-        outcome="unratified",
-        details=payload,
-    )
-    parties = [review.owner_party_id, review.requester_party_id]
-    if suspension is not None:
-        payload["emergency_right_suspended"] = _suspension_payload(suspension)
-        parties.extend(operators)
-    emit(
-        session,
-        party_ids=parties,
-        event_type="emergency.review_overdue",
-        payload=payload,
-        now=now,
-    )
-
-
-def _suspension_payload(suspension: EmergencySuspension) -> dict[str, object]:
-    return {
-        "suspension_id": str(suspension.id),
-        "party_id": str(suspension.party_id),
-        "agreement_id": str(suspension.agreement_id),
-        "reason": suspension.reason,
-    }
-
-
-async def _hub_operators(session: AsyncSession) -> list[uuid.UUID]:
-    """The parties that run the hub: command centers at the top of the tree."""
-    rows = await session.scalars(
-        select(col(Party.id)).where(
-            col(Party.kind) == PartyKind.COMMAND_CENTER, col(Party.parent_id).is_(None)
-        )
-    )
-    return list(rows)
-
-
 def _requester(request: AccessRequest) -> Actor:
     """The audit actor behind a request: the party, member and client that made it."""
     return Actor(
@@ -548,16 +335,3 @@ def _requester(request: AccessRequest) -> Actor:
         member_id=str(request.requester_member_id) if request.requester_member_id else None,
         client_id=request.requester_client_id,
     )
-
-
-def _review_payload(review: EmergencyReview) -> dict[str, object]:
-    """What audit events and webhooks say about a review: ids and times, never video."""
-    return {
-        "review_id": str(review.id),
-        "request_id": str(review.request_id),
-        "owner_party_id": str(review.owner_party_id),
-        "requester_party_id": str(review.requester_party_id),
-        "agreement_id": str(review.agreement_id) if review.agreement_id else None,
-        "due_at": as_utc(review.due_at).isoformat(),
-        "status": review.status,
-    }

@@ -297,16 +297,7 @@ def mint_token_on(hub: RunningHub, consent_id: str, requester: uuid.UUID) -> str
 
     async def mint(session: AsyncSession) -> None:
         now = datetime.now(UTC)
-        request = AccessRequest(
-            requester_party_id=requester,
-            requester_client_id="test",
-            camera_ids=[],
-            mode="live",
-            purpose="public_order",
-            status="approved",
-            explanation={},
-            created_at=now,
-        )
+        request = _live_request(requester, "approved", {}, now)
         session.add(request)
         await session.flush()
         session.add(
@@ -522,20 +513,16 @@ def pending_request_on(
         now = datetime.now(UTC)
         consent = await session.get(Consent, uuid.UUID(consent_id))
         assert consent is not None
-        request = AccessRequest(
-            requester_party_id=requester,
-            requester_client_id="test",
-            camera_ids=[],
-            mode="live",
-            purpose="public_order",
-            status="pending",
-            explanation={
+        request = _live_request(
+            requester,
+            "pending",
+            {
                 "outcome": "needs_approval",
                 "grants": [{"consent_id": consent_id, "agreement_id": str(agreement_id)}],
                 "reasons": [],
             },
+            now,
             pending_until=now + timedelta(hours=1),
-            created_at=now,
         )
         session.add(request)
         await session.flush()
@@ -552,6 +539,27 @@ def pending_request_on(
         return request.id, task.id
 
     return hub.query(add)
+
+
+def _live_request(
+    requester: uuid.UUID,
+    status: str,
+    explanation: dict[str, object],
+    now: datetime,
+    pending_until: datetime | None = None,
+) -> AccessRequest:
+    """A request for live video for public order, as the access broker records it."""
+    return AccessRequest(
+        requester_party_id=requester,
+        requester_client_id="test",
+        camera_ids=[],
+        mode="live",
+        purpose="public_order",
+        status=status,
+        explanation=explanation,
+        pending_until=pending_until,
+        created_at=now,
+    )
 
 
 @dataclass(frozen=True)

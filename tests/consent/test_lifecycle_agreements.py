@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharing.consent.agreements import expire_agreements
+from sharing.consent.agreement_life import expire_agreements
 from tests.consent.test_consent_api import (
     Shop,
     agreement_body,

@@ -21,6 +21,7 @@ from sharing.consent.facts import (
 from sharing.consent.policy import decide
 from sharing.consent.templates import PolicyLibrary, load_policy_library
 from sharing.settings import DEFAULT_POLICY_DIR
+from sharing.vocabulary import Mode, Purpose
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HUB_MAX_LIFETIME = 3600
@@ -461,15 +462,8 @@ def test_refusal_lists_every_reason_for_every_refused_camera() -> None:
 
 # --- the property -------------------------------------------------------------------------
 
-MODES = ["live", "footage"]
-PURPOSES = [
-    "traffic_management",
-    "public_order",
-    "criminal_investigation",
-    "emergency_response",
-    "disaster_response",
-    "public_information",
-]
+MODES = [mode.value for mode in Mode]
+PURPOSES = [purpose.value for purpose in Purpose]
 
 
 @given(

@@ -25,19 +25,13 @@ from sharing.consent.facts import (
 from sharing.consent.policy import decide
 from sharing.consent.templates import load_policy_library
 from sharing.settings import DEFAULT_POLICY_DIR
+from sharing.vocabulary import Mode, Purpose
 
 POLICIES = load_policy_library(DEFAULT_POLICY_DIR)
 HUB_MAX_LIFETIME = 3600
 POLICE_REPORT = "LP/B/1234/II/2026/SPKT/POLRESTABES MEDAN"
-MODES = ["live", "footage"]
-PURPOSES = [
-    "traffic_management",
-    "public_order",
-    "criminal_investigation",
-    "emergency_response",
-    "disaster_response",
-    "public_information",
-]
+MODES = [mode.value for mode in Mode]
+PURPOSES = [purpose.value for purpose in Purpose]
 TIMEZONES = ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"]
 
 OWNER = UUID("00000000-0000-4000-8000-00000000a001")

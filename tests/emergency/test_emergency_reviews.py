@@ -27,7 +27,8 @@ from sharing.clock import FrozenClock
 from sharing.consent.facts import Decision, Grant
 from sharing.consent.models import Agreement, AgreementParty, Consent
 from sharing.emergency.models import EmergencyReview
-from sharing.emergency.service import flag_overdue_reviews, open_reviews
+from sharing.emergency.service import open_reviews
+from sharing.emergency.sweep import flag_overdue_reviews
 from tests.hubprocess import RunningHub
 
 INCIDENT = (3.5921, 98.6498)

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from sharing.audit.models import AuditEvent
 from sharing.cameras.models import Camera
-from sharing.cameras.service import cameras_within
+from sharing.cameras.search import cameras_within
 from sharing.crypto import SecretBox
 from tests.hubprocess import RunningHub
 
