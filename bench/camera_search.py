@@ -40,7 +40,7 @@ from sharing.cameras.models import Camera, CameraTag
 from sharing.cameras.schemas import BoundingBox, CameraSearch, NearPoint
 from sharing.cameras.search import cameras_within, search_cameras
 from sharing.consent.decision_inputs import visible_cameras_clause
-from sharing.db import create_engine, create_sessionmaker, run_migrations
+from sharing.db import create_engine, create_sessionmaker, refresh_statistics, run_migrations
 from sharing.parties.models import Party
 from sharing.principal import Principal
 from sharing.settings import Settings
@@ -103,6 +103,7 @@ async def _run(
             started = time.perf_counter()
             police = await _load_city(session, cameras, rng)
             load_seconds = time.perf_counter() - started
+        await refresh_statistics(engine)  # as the hub does when it starts
         timings = []
         for name, search in _searches(police).items():
             async with sessions() as session:

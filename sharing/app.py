@@ -28,7 +28,7 @@ from sharing.consent.consent_routes import ConsentController
 from sharing.consent.objection_routes import ObjectionController
 from sharing.consent.policy_routes import PolicyController
 from sharing.consent.templates import PolicyLibrary, load_policy_library
-from sharing.db import create_engine, create_sessionmaker, session_scope
+from sharing.db import create_engine, create_sessionmaker, refresh_statistics, session_scope
 from sharing.emergency.routes import EmergencyReviewController, EmergencySuspensionController
 from sharing.emergency.sweep import flag_overdue_reviews
 from sharing.errors import problem_handlers
@@ -78,6 +78,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         async with hub.sessionmaker() as session:
             await hub.keyring.load(session)
+        await refresh_statistics(engine)
         refresher = asyncio.create_task(_follow_key_rotation(hub))
         # The one outbound HTTP client: webhook deliveries (and later peer hubs) share its pool.
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)

@@ -82,3 +82,13 @@ def run_migrations(settings: Settings, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["database_url"] = settings.database_url
     command.upgrade(config, revision)
+
+
+async def refresh_statistics(engine: AsyncEngine) -> None:
+    """Give SQLite's planner fresh statistics; without them it picks low-selectivity indexes
+    (e.g. ``camera.status`` for every search). PostgreSQL's autovacuum does this itself."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+        await connection.commit()

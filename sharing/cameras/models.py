@@ -13,8 +13,12 @@ class Camera(SQLModel, table=True):
     """A camera owned by a party. Its stream source is stored encrypted, never served."""
 
     __tablename__ = "camera"
-    # Radius and bounding-box searches narrow by latitude first, then longitude.
-    __table_args__ = (Index("ix_camera_latitude_longitude", "latitude", "longitude"),)
+    # Radius and bounding-box searches narrow by latitude first, then longitude; listings are
+    # ordered by name then id, which the second index serves without sorting every match.
+    __table_args__ = (
+        Index("ix_camera_latitude_longitude", "latitude", "longitude"),
+        Index("ix_camera_name_id", "name", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_party_id: uuid.UUID = Field(foreign_key="party.id", index=True)
