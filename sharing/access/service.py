@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -120,6 +120,10 @@ async def dry_run(
     return decision, camera_ids
 
 
+# Built once: every access request runs it, and building it per call costs more than running it.
+_PARTY_KIND = select(col(Party.kind)).where(col(Party.id) == bindparam("party_id"))
+
+
 async def request_facts(
     session: AsyncSession,
     *,
@@ -136,7 +140,7 @@ async def request_facts(
 ) -> RequestFacts:
     """The facts of a request as policy reads them (the requester's ancestors are added by
     the decision's inputs)."""
-    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == requester_party_id))
+    kind = await session.scalar(_PARTY_KIND, {"party_id": requester_party_id})
     return RequestFacts(
         requester_party_id=requester_party_id,
         requester_party_kind=str(kind),

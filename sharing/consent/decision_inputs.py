@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -80,22 +80,14 @@ async def decision_inputs(
     consents = list(
         (
             await session.execute(
-                select(Consent).where(
-                    col(Consent.grantor_party_id).in_(owners),
-                    col(Consent.status) != ConsentStatus.SUPERSEDED,
-                    _granted_to(requester_party_id, ancestors),
-                    or_(
-                        col(Consent.camera_selector) == CameraSelector.ALL,
-                        and_(
-                            col(Consent.camera_selector) == CameraSelector.TAG,
-                            col(Consent.selector_tag).in_(tags),
-                        ),
-                        exists().where(
-                            col(ConsentCamera.consent_id) == col(Consent.id),
-                            col(ConsentCamera.camera_id).in_(wanted),
-                        ),
-                    ),
-                )
+                _CANDIDATE_CONSENTS,
+                {
+                    "owners": list(owners),
+                    "requester": requester_party_id,
+                    "ancestors": list(ancestors),
+                    "tags": list(tags),
+                    "wanted": wanted,
+                },
             )
         ).scalars()
     )
@@ -113,46 +105,100 @@ async def decision_inputs(
 
 async def requester_ancestors(session: AsyncSession, party_id: UUID) -> frozenset[UUID]:
     """The parties above ``party_id`` (its parent, the parent's parent, ...), in one query."""
-    parent = aliased(Party)
-    chain = (
-        select(col(Party.parent_id).label("id"))
-        .where(col(Party.id) == party_id)
-        .cte("ancestors", recursive=True)
-    )
-    # UNION, not UNION ALL: a cycle in bad data ends the recursion instead of looping.
-    chain = chain.union(select(col(parent.parent_id)).join(chain, col(parent.id) == chain.c.id))
-    rows = await session.execute(select(chain.c.id).where(chain.c.id.is_not(None)))
+    rows = await session.execute(_ANCESTORS, {"party_id": party_id})
     return frozenset(rows.scalars()) - {party_id}
 
 
-def _granted_to(party_id: UUID, ancestors: Collection[UUID]) -> ColumnElement[bool]:
-    """Consents whose grantee scope may reach ``party_id`` (the decision makes sure)."""
+def _granted_to() -> ColumnElement[bool]:
+    """Consents whose grantee scope may reach the ``requester`` (the decision makes sure)."""
     grantee = col(Consent.grantee_party_id)
     return or_(
-        grantee == party_id,
+        grantee == bindparam("requester"),
         grantee.is_(None),
         col(Consent.grantee_scope).in_(_UNNAMED_SCOPES),
         and_(
             col(Consent.grantee_scope) == GranteeScope.PARTY_AND_SUBUNITS,
-            grantee.in_(list(ancestors)),
+            grantee.in_(bindparam("ancestors", expanding=True)),
         ),
     )
+
+
+def _ancestors_query() -> Select[UUID]:
+    parent = aliased(Party)
+    chain = (
+        select(col(Party.parent_id).label("id"))
+        .where(col(Party.id) == bindparam("party_id"))
+        .cte("ancestors", recursive=True)
+    )
+    # UNION, not UNION ALL: a cycle in bad data ends the recursion instead of looping.
+    chain = chain.union(select(col(parent.parent_id)).join(chain, col(parent.id) == chain.c.id))
+    return select(chain.c.id).where(chain.c.id.is_not(None))
+
+
+# The per-request queries are built once, with bound parameters, rather than per call:
+# building a statement and its cache key cost more CPU than SQLite running it (~1 ms for the
+# recursive CTE alone), and a statement object memoizes its cache key. Expanding parameters
+# keep one compiled form for IN lists of any length, the empty list included.
+_ANCESTORS = _ancestors_query()
+
+_CANDIDATE_CONSENTS = select(Consent).where(
+    col(Consent.grantor_party_id).in_(bindparam("owners", expanding=True)),
+    col(Consent.status) != ConsentStatus.SUPERSEDED,
+    _granted_to(),
+    or_(
+        col(Consent.camera_selector) == CameraSelector.ALL,
+        and_(
+            col(Consent.camera_selector) == CameraSelector.TAG,
+            col(Consent.selector_tag).in_(bindparam("tags", expanding=True)),
+        ),
+        exists().where(
+            col(ConsentCamera.consent_id) == col(Consent.id),
+            col(ConsentCamera.camera_id).in_(bindparam("wanted", expanding=True)),
+        ),
+    ),
+)
+
+_CAMERA_FACTS = (
+    select(
+        col(Camera.id),
+        col(Camera.owner_party_id),
+        col(Camera.status),
+        col(Camera.visibility),
+        col(CameraTag.tag),
+    )
+    .outerjoin(CameraTag, col(CameraTag.camera_id) == col(Camera.id))
+    .where(col(Camera.id).in_(bindparam("camera_ids", expanding=True)))
+)
+
+# Joining only the membership rows of the requester and its ancestors: a city regulation
+# may bind tens of thousands of owners, and the decision only asks about these.
+_AGREEMENT_FACTS = (
+    select(
+        Agreement,
+        col(AgreementParty.party_id),
+        exists()
+        .where(
+            col(EmergencySuspension.agreement_id) == col(Agreement.id),
+            col(EmergencySuspension.party_id) == bindparam("requester"),
+            col(EmergencySuspension.restored_at).is_(None),
+        )
+        .label("suspended"),
+    )
+    .outerjoin(
+        AgreementParty,
+        and_(
+            col(AgreementParty.agreement_id) == col(Agreement.id),
+            col(AgreementParty.party_id).in_(bindparam("members", expanding=True)),
+        ),
+    )
+    .where(col(Agreement.id).in_(bindparam("agreement_ids", expanding=True)))
+)
 
 
 async def _camera_facts(
     session: AsyncSession, camera_ids: Sequence[UUID]
 ) -> dict[UUID, CameraFacts]:
-    rows = await session.execute(
-        select(
-            col(Camera.id),
-            col(Camera.owner_party_id),
-            col(Camera.status),
-            col(Camera.visibility),
-            col(CameraTag.tag),
-        )
-        .outerjoin(CameraTag, col(CameraTag.camera_id) == col(Camera.id))
-        .where(col(Camera.id).in_(list(dict.fromkeys(camera_ids))))
-    )
+    rows = await session.execute(_CAMERA_FACTS, {"camera_ids": list(dict.fromkeys(camera_ids))})
     found: dict[UUID, tuple[UUID, str, str]] = {}
     tags: defaultdict[UUID, set[str]] = defaultdict(set)
     for camera_id, owner, status, visibility, tag in rows:
@@ -171,27 +217,13 @@ async def _agreement_facts(
     requester_party_id: UUID,
     ancestors: frozenset[UUID],
 ) -> dict[UUID, AgreementFacts]:
-    # Joining only the membership rows of the requester and its ancestors: a city regulation
-    # may bind tens of thousands of owners, and the decision only asks about these.
-    suspended = (
-        exists()
-        .where(
-            col(EmergencySuspension.agreement_id) == col(Agreement.id),
-            col(EmergencySuspension.party_id) == requester_party_id,
-            col(EmergencySuspension.restored_at).is_(None),
-        )
-        .label("suspended")
-    )
     rows = await session.execute(
-        select(Agreement, col(AgreementParty.party_id), suspended)
-        .outerjoin(
-            AgreementParty,
-            and_(
-                col(AgreementParty.agreement_id) == col(Agreement.id),
-                col(AgreementParty.party_id).in_([requester_party_id, *ancestors]),
-            ),
-        )
-        .where(col(Agreement.id).in_(agreement_ids))
+        _AGREEMENT_FACTS,
+        {
+            "requester": requester_party_id,
+            "members": [requester_party_id, *ancestors],
+            "agreement_ids": list(agreement_ids),
+        },
     )
     found: dict[UUID, tuple[Agreement, bool]] = {}
     members: defaultdict[UUID, set[UUID]] = defaultdict(set)

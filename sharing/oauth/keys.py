@@ -43,7 +43,8 @@ class InvalidToken(Unauthenticated):
 class _LoadedKey:
     kid: str
     algorithm: str
-    private_pem: str | None
+    # jose key object for signing, built once: given a PEM, jose re-parses it on every sign.
+    signer: Any
     public_jwk: dict[str, Any]
     verifier: Any  # jose key object, built once: constructing it per call costs more than verifying
 
@@ -153,7 +154,7 @@ class KeyRing:
         return _LoadedKey(
             row.kid,
             row.algorithm,
-            private_pem,
+            jwk.construct(private_pem, row.algorithm),
             public_jwk,
             jwk.construct(public_jwk, row.algorithm),
         )
@@ -175,7 +176,7 @@ class KeyRing:
             str,
             jwt.encode(
                 dict(claims),
-                key.private_pem,
+                key.signer,
                 algorithm=key.algorithm,
                 headers={"kid": key.kid, "typ": token_type},
             ),
