@@ -37,6 +37,8 @@ MAX_RETRY_DELAY = timedelta(hours=6)
 JITTER = 0.2  # each delay is moved by up to 20% either way, so retries of a burst spread out
 LEASE_MARGIN = timedelta(seconds=30)
 USER_AGENT = "sharing-hub-webhooks/1"
+# Jitter needs no reproducibility; a private source leaves the global ``random`` state alone.
+_JITTER_SOURCE = random.SystemRandom()
 
 
 def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -46,7 +48,7 @@ def retry_delay(failed_attempts: int, rng: random.Random | None = None) -> timed
         FIRST_RETRY_SECONDS * BACKOFF_FACTOR ** (failed_attempts - 1),
         MAX_RETRY_DELAY.total_seconds(),
     )
-    spread = (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    spread = (rng or _JITTER_SOURCE).uniform(1 - JITTER, 1 + JITTER)
     return timedelta(seconds=base * spread)
 
 
