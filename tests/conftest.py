@@ -10,10 +10,9 @@ import pytest
 
 from tests.hubprocess import (
     RunningHub,
+    backend_database,
     free_port,
-    fresh_postgres_database,
     hub_settings,
-    postgres_url_or_skip_reason,
     prepare_database,
     serve_in_thread,
 )
@@ -24,13 +23,7 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh, empty database of each backend; PostgreSQL only where it is configured."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'hub.db'}"
-        return
-    base_url, reason = postgres_url_or_skip_reason()
-    if base_url is None:
-        pytest.skip(reason)
-    with fresh_postgres_database(base_url) as url:
+    with backend_database(request.param, tmp_path_factory.mktemp("sqlite")) as url:
         yield url
 
 

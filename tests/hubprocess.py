@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+import pytest
 import uvicorn
 from jose import jwt
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,31 +155,43 @@ class RunningHub:
 
     def query(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``fn(session)`` against the hub's database (its own engine, its own loop)."""
+        return run_with_session(self.settings, fn)
 
-        async def run() -> T:
-            engine = create_engine(self.settings)
-            try:
-                async with create_sessionmaker(engine)() as session:
-                    return await fn(session)
-            finally:
-                await engine.dispose()
 
-        return asyncio.run(run())
+def run_with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``fn(session)`` on a fresh engine for ``settings``, in its own event loop."""
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def prepare_database(settings: Settings) -> DemoCity:
     """Migrate the database and load the demo city."""
     run_migrations(settings)
+    return run_with_session(
+        settings, lambda session: load_demo_city(session, settings, SystemClock())
+    )
 
-    async def seed() -> DemoCity:
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await load_demo_city(session, settings, SystemClock())
-        finally:
-            await engine.dispose()
 
-    return asyncio.run(seed())
+@contextmanager
+def backend_database(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty database of ``backend`` (a SQLite file in ``folder``, or a throwaway
+    PostgreSQL database); skips the test where PostgreSQL is not configured."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{folder / 'hub.db'}"
+        return
+    base_url, reason = postgres_url_or_skip_reason()
+    if base_url is None:
+        pytest.skip(reason)
+    with fresh_postgres_database(base_url) as url:
+        yield url
 
 
 @contextmanager

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -16,23 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 import sharing.tables  # noqa: F401  (every table)
-from sharing.db import create_engine, create_sessionmaker, run_migrations
+from sharing.db import run_migrations
 from sharing.settings import Settings
-from tests.hubprocess import RunningHub
-
-T = TypeVar("T")
-
-
-def run_async(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await fn(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+from tests.hubprocess import RunningHub, run_with_session
 
 
 def test_migrated_database_matches_the_models(hub: RunningHub) -> None:
@@ -93,7 +76,7 @@ def test_upgrade_from_0001_gives_existing_consents_a_lineage_and_scope(
         rows = await session.execute(text("SELECT id, lineage_id, grantee_scope FROM consent"))
         return {str(row[0]): (str(row[1]), str(row[2])) for row in rows}
 
-    run_async(settings, insert_old_rows)
+    run_with_session(settings, insert_old_rows)
     run_migrations(settings)
-    rows = run_async(settings, upgraded_rows)
+    rows = run_with_session(settings, upgraded_rows)
     assert rows == {private: (private, "party"), public: (public, "public")}

@@ -46,7 +46,6 @@ async def _run_async() -> None:
             broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
             if broken:
                 raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
-            await connection.exec_driver_sql("ANALYZE")  # see sharing.db.refresh_statistics
         await connection.commit()
     await engine.dispose()
 

@@ -39,7 +39,7 @@ from sharing.oauth.schemas import (
     TokenResponse,
 )
 from sharing.oauth.server import ClientCall, OAuthEndpoint
-from sharing.oauth.service import JWKS_MAX_AGE_SECONDS, published_keys, run_endpoint
+from sharing.oauth.service import JWKS_MAX_AGE_SECONDS, run_endpoint
 from sharing.openapi import problem_responses
 
 TAGS = ["oauth"]
@@ -219,13 +219,10 @@ async def metadata(settings: SettingsDep) -> AuthorizationServerMetadata:
         200: ResponseSpec(JsonWebKeySet, description="The JWK Set.", generate_examples=False)
     },
 )
-async def jwks(
-    session: SessionDep,
-    keyring: KeyRingDep,
-    clock: ClockDep,
-) -> dict[str, list[dict[str, Any]]]:
-    """The published signing keys."""
-    return await published_keys(session, keyring, clock)
+async def jwks(keyring: KeyRingDep) -> dict[str, list[dict[str, Any]]]:
+    """The published signing keys; every node re-reads them from the database in the
+    background (``SHARING_KEY_REFRESH_SECONDS``), so a rotation elsewhere shows here."""
+    return keyring.jwks()
 
 
 oauth_handlers: list[HTTPRouteHandler] = [token, introspect, revoke, metadata, jwks]

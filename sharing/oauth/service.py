@@ -12,7 +12,7 @@ audit event) in one transaction.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -70,16 +70,6 @@ async def run_endpoint(
     return await _settle(session, server, server.respond(endpoint, call))
 
 
-async def published_keys(
-    session: AsyncSession, keyring: KeyRing, clock: Clock
-) -> dict[str, list[dict[str, Any]]]:
-    """The JWKS, reloaded when older than its cache period so other nodes' rotations show."""
-    loaded_at = keyring.loaded_at
-    if loaded_at is None or clock.now() - loaded_at > timedelta(seconds=JWKS_MAX_AGE_SECONDS):
-        await keyring.load(session)
-    return keyring.jwks()
-
-
 async def _load_clients(session: AsyncSession, client_ids: set[str]) -> dict[str, HubClient]:
     # Inactive clients, and clients of inactive parties or members, are simply not found.
     if not client_ids:
@@ -107,11 +97,8 @@ async def _load_presented_token(
         return None
     await keyring.refresh_for(token, session)
     now = clock.now()
-    try:
-        claims = keyring.verify(token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
-    except InvalidToken:
-        pass
-    else:
+    claims = _verified(keyring, token, audience=settings.issuer, token_type=API_TOKEN_TYPE)
+    if claims is not None:
         api_row = await session.get(IssuedApiToken, str(claims["jti"]))
         if api_row is None:
             return None
@@ -124,9 +111,8 @@ async def _load_presented_token(
             api_row.revoked_at,
             now,
         )
-    try:
-        claims = keyring.verify(token, audience=settings.gateway_audience)
-    except InvalidToken:
+    claims = _verified(keyring, token, audience=settings.gateway_audience)
+    if claims is None:
         return None
     query = (
         select(AccessToken, col(AccessRequest.requester_client_id))
@@ -147,6 +133,17 @@ async def _load_presented_token(
         now,
         gateway_row.request_id,
     )
+
+
+def _verified(
+    keyring: KeyRing, token: str, *, audience: str, token_type: str | None = None
+) -> dict[str, Any] | None:
+    """The token's claims if it is valid for ``audience``; RFC 7662/7009 treat the rest as
+    unknown tokens, not as errors."""
+    try:
+        return keyring.verify(token, audience=audience, token_type=token_type)
+    except InvalidToken:
+        return None
 
 
 async def _settle(

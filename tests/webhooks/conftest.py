@@ -9,10 +9,9 @@ import pytest
 
 from tests.hubprocess import (
     RunningHub,
+    backend_database,
     free_port,
-    fresh_postgres_database,
     hub_settings,
-    postgres_url_or_skip_reason,
     prepare_database,
     serve_in_thread,
 )
@@ -27,13 +26,7 @@ def quiet_hub(
 ) -> Iterator[RunningHub]:
     """The demo city on its own database, with at most three delivery attempts and sweeps
     a day apart."""
-    if request.param == "sqlite":
-        yield from _serve(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('quiet') / 'hub.db'}")
-        return
-    base_url, reason = postgres_url_or_skip_reason()
-    if base_url is None:
-        pytest.skip(reason)
-    with fresh_postgres_database(base_url) as url:
+    with backend_database(request.param, tmp_path_factory.mktemp("quiet")) as url:
         yield from _serve(url)
 
 
