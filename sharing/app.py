@@ -19,6 +19,8 @@ from sharing import __version__
 from sharing.access.approval_routes import ApprovalController
 from sharing.access.routes import AccessRequestController
 from sharing.access.sweep import run_expiry_loop
+from sharing.audit.checkpoints import run_checkpoint_loop
+from sharing.audit.log import AuditAppender
 from sharing.audit.routes import AuditController
 from sharing.cameras.routes import CameraController
 from sharing.clock import Clock, SystemClock
@@ -52,6 +54,7 @@ class Hub:
     sessionmaker: async_sessionmaker[AsyncSession]
     keyring: KeyRing
     policies: PolicyLibrary
+    audit_appender: AuditAppender
 
 
 @get("/health", summary="Liveness probe", tags=["operations"], security=[{}])
@@ -65,13 +68,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
     logging.basicConfig(level=settings.log_level)
     clock = clock or SystemClock()
     engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
     hub = Hub(
         settings=settings,
         clock=clock,
         engine=engine,
-        sessionmaker=create_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         keyring=KeyRing(settings, clock),
         policies=load_policy_library(settings.policy_dir),
+        audit_appender=AuditAppender(sessionmaker),
     )
 
     @asynccontextmanager
@@ -89,6 +94,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             asyncio.create_task(
                 run_expiry_loop(hub.sessionmaker, clock=hub.clock, settings=settings)
             ),
+            asyncio.create_task(run_checkpoint_loop(hub.sessionmaker, settings, hub.clock)),
         ]
         expiry_sweep = asyncio.create_task(_expire_agreements(hub))
         review_sweep = asyncio.create_task(_flag_overdue_emergency_reviews(hub))
@@ -132,6 +138,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             "clock": Provide(lambda: hub.clock, use_cache=True, sync_to_thread=False),
             "keyring": Provide(lambda: hub.keyring, use_cache=True, sync_to_thread=False),
             "policies": Provide(lambda: hub.policies, use_cache=True, sync_to_thread=False),
+            "audit_appender": Provide(
+                lambda: hub.audit_appender, use_cache=True, sync_to_thread=False
+            ),
             "principal": Provide(provide_principal),
         },
         exception_handlers=problem_handlers,

@@ -1,4 +1,4 @@
-"""The ``sharing`` command: serve, migrate, demo, keys, openapi."""
+"""The ``sharing`` command: serve, migrate, demo, keys, audit, openapi."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sharing.audit.cli import add_audit_commands, run_audit_command
 from sharing.clock import SystemClock
 from sharing.db import create_engine, create_sessionmaker, run_migrations
 from sharing.settings import Settings
@@ -26,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "migrate": _migrate,
         "demo": _demo,
         "keys": _keys,
+        "audit": run_audit_command,
         "openapi": _openapi,
     }[args.command]
     return handler(settings, args)
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         "published for SHARING_KEY_ROTATION_OVERLAP_SECONDS",
     )
     keys_commands.add_parser("list", help="list signing keys and their status")
+    add_audit_commands(commands)
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
     return parser

@@ -14,6 +14,7 @@ from typing import TypeAlias
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sharing.audit.log import AuditAppender
 from sharing.clock import Clock
 from sharing.consent.templates import PolicyLibrary
 from sharing.oauth.keys import KeyRing
@@ -37,3 +38,6 @@ KeyRingDep: TypeAlias = NamedDependency[KeyRing]
 
 PoliciesDep: TypeAlias = NamedDependency[PolicyLibrary]
 """``policies``: the policy templates the hub enforces."""
+
+AuditAppenderDep: TypeAlias = NamedDependency[AuditAppender]
+"""``audit_appender``: group commit for events that are a whole change (gateway verdicts)."""

@@ -66,6 +66,17 @@ class Settings(BaseSettings):
         gt=0,
         description="How often background sweeps run (expiries, overdue reviews, webhooks).",
     )
+    audit_origin: str | None = Field(
+        default=None,
+        pattern=r"^[^\s+]{1,200}$",
+        description="The audit log's C2SP origin line (a schema-less URL); by default the "
+        "issuer without its scheme, followed by /audit-log.",
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the hub signs a checkpoint of its audit log, if it grew.",
+    )
     signing_algorithm: str = Field(default="ES256", pattern="^(ES256|RS256)$")
     log_level: str = Field(default="INFO")
 
@@ -73,6 +84,13 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """Whether the configured database is the embedded SQLite backend."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def log_origin(self) -> str:
+        """The origin line of this hub's audit log checkpoints."""
+        if self.audit_origin:
+            return self.audit_origin
+        return self.issuer.split("://", 1)[-1].rstrip("/") + "/audit-log"
 
     @property
     def token_endpoint(self) -> str:

@@ -38,7 +38,11 @@ class AuditController(Controller):
         self,
         session: SessionDep,
         principal: PrincipalDep,
-        after: int = Parameter(default=0, ge=0, description="Return events after this id."),
+        after: int = Parameter(
+            default=-1,
+            ge=-1,
+            description="Return events after this id; ids start at 0 (the first leaf).",
+        ),
         limit: int = Parameter(default=100, ge=1, le=1000),
         object_id: str | None = Parameter(default=None, max_length=64),
         action: list[str] | None = Parameter(default=None, description="Repeat to match several."),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 class AuditEventRead(BaseModel):
     """One recorded event."""
 
-    id: int = Field(description="Position in the trail; strictly increasing.")
+    id: int = Field(description="The event's leaf index in the Merkle log, from 0.")
     occurred_at: datetime
     action: str = Field(examples=["consent.revoked"])
     actor_party_id: str | None

@@ -1,18 +1,20 @@
 """The one place that writes audit events.
 
 ``record`` only adds the event to the caller's session: it is committed, or rolled back,
-together with the change it describes.
+together with the change it describes, and becomes a leaf of the Merkle log when the
+session flushes (``sharing.audit.log``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.audit.log import PendingEvent, new_event, note_pending
 from sharing.audit.models import AuditEvent
 from sharing.principal import Actor
 
@@ -28,28 +30,35 @@ def record(
     outcome: str = "success",
     purpose: str | None = None,
     details: Mapping[str, object] | None = None,
+    camera_ids: Iterable[str] = (),
 ) -> AuditEvent:
-    """Append an audit event to the session's transaction."""
-    event = AuditEvent(
-        occurred_at=at,
-        action=action,
+    """Append an audit event to the session's transaction.
+
+    ``details`` may still be changed until the session flushes; after that the event is a
+    leaf of the log and can no longer change. ``camera_ids`` lists the cameras the event
+    concerns, for their owners' access reports.
+    """
+    event = new_event(
+        at=at,
         actor_party_id=actor.party_id,
         actor_member_id=actor.member_id,
         actor_client_id=actor.client_id,
+        action=action,
         object_type=object_type,
-        object_id=str(object_id),
-        purpose=purpose,
+        object_id=object_id,
         outcome=outcome,
-        details=dict(details or {}),
+        purpose=purpose,
+        details=details,
     )
     session.add(event)
+    note_pending(session, PendingEvent(event, tuple(camera_ids)))
     return event
 
 
 async def list_events(
     session: AsyncSession,
     *,
-    after_id: int = 0,
+    after_id: int = -1,
     limit: int = 100,
     object_id: str | None = None,
     actions: Sequence[str] | None = None,

@@ -1,0 +1,49 @@
+"""Inclusion and consistency proofs read from the stored Merkle nodes."""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sharing.audit import merkle
+from sharing.audit.models import MerkleNode
+
+_NODES: Table = MerkleNode.__table__  # type: ignore[attr-defined]
+
+
+async def inclusion_path(session: AsyncSession, index: int, tree_size: int) -> list[bytes]:
+    """RFC 9162 inclusion path of leaf ``index`` in the tree of ``tree_size`` leaves.
+    The caller checks that ``tree_size`` is a size the log has reached."""
+    ranges = merkle.inclusion_ranges(index, tree_size)
+    return merkle.range_hashes(ranges, await _nodes(session, merkle.needed_nodes(ranges)))
+
+
+async def consistency_path(session: AsyncSession, old_size: int, new_size: int) -> list[bytes]:
+    """RFC 9162 consistency path from the tree of ``old_size`` leaves to ``new_size``."""
+    ranges = merkle.consistency_ranges(old_size, new_size)
+    return merkle.range_hashes(ranges, await _nodes(session, merkle.needed_nodes(ranges)))
+
+
+async def leaf_hash_at(session: AsyncSession, index: int) -> bytes | None:
+    """The stored hash of leaf ``index``."""
+    nodes = await _nodes(session, {(0, index)})
+    return nodes.get((0, index))
+
+
+async def root_at(session: AsyncSession, tree_size: int) -> bytes:
+    """The root hash the log had at ``tree_size`` leaves, folded from stored nodes."""
+    if tree_size == 0:
+        return merkle.EMPTY_ROOT
+    pieces = merkle.complete_subtrees(0, tree_size)
+    nodes = await _nodes(session, set(pieces))
+    return merkle.fold([nodes[piece] for piece in pieces])
+
+
+async def _nodes(session: AsyncSession, wanted: set[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+    if not wanted:
+        return {}
+    query = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+        tuple_(_NODES.c.level, _NODES.c.idx).in_(sorted(wanted))
+    )
+    rows = (await session.execute(query)).all()
+    return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
