@@ -8,9 +8,9 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 import sharing.tables  # noqa: F401  (every table)
 from sharing.db import run_migrations
@@ -80,3 +80,45 @@ def test_upgrade_from_0001_gives_existing_consents_a_lineage_and_scope(
     run_migrations(settings)
     rows = run_with_session(settings, upgraded_rows)
     assert rows == {private: (private, "party"), public: (public, "public")}
+
+
+def test_upgrade_to_0005_makes_existing_events_the_first_leaves(tmp_path: Path) -> None:
+    from sharing.audit import merkle
+    from sharing.audit.log import leaf_bytes
+    from sharing.audit.models import AuditEvent
+
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    run_migrations(settings, "0004")
+    now = datetime.now(UTC).isoformat()
+
+    async def insert_old_events(session: AsyncSession) -> None:
+        # Ids with a gap, as a rolled-back PostgreSQL transaction leaves them.
+        for event_id, action in ((3, "party.registered"), (4, "camera.registered"), (9, "x.y")):
+            await session.execute(
+                text(
+                    "INSERT INTO audit_event (id, occurred_at, action, object_type, object_id, "
+                    "outcome, details) VALUES (:id, :now, :action, 'party', 'p', 'success', "
+                    "'{\"n\": 1}')"
+                ),
+                {"id": event_id, "now": now, "action": action},
+            )
+        await session.commit()
+
+    async def upgraded(session: AsyncSession) -> tuple[list[AuditEvent], int, bytes]:
+        query = select(AuditEvent).order_by(col(AuditEvent.id))
+        events = list((await session.execute(query)).scalars())
+        head = (await session.execute(text("SELECT size, root FROM audit_log_head"))).one()
+        return events, int(head[0]), bytes(head[1])
+
+    run_with_session(settings, insert_old_events)
+    run_migrations(settings)
+    events, size, root = run_with_session(settings, upgraded)
+    assert [(e.id, e.action) for e in events] == [
+        (0, "party.registered"),
+        (1, "camera.registered"),
+        (2, "x.y"),
+    ]
+    frontier = merkle.Frontier.empty()
+    for event in events:
+        frontier.append(merkle.leaf_hash(leaf_bytes(event)))
+    assert (size, root) == (3, frontier.root())
