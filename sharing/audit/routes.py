@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from litestar import Controller, get
 from litestar.params import Parameter
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
+from sharing.audit.log_service import reads_everything
 from sharing.audit.schemas import AuditEventPage, AuditEventRead
 from sharing.audit.service import list_events
 from sharing.clock import as_utc
 from sharing.dependencies import PrincipalDep, SessionDep
 from sharing.openapi import problem_responses
-from sharing.parties.models import Party
-from sharing.principal import Principal
-from sharing.vocabulary import PartyKind, Scope
+from sharing.vocabulary import Scope
 
 
 class AuditController(Controller):
@@ -50,7 +46,7 @@ class AuditController(Controller):
         """A page of events after ``after``."""
         principal.require(Scope.AUDIT_READ)
         party_filter = (
-            None if await _reads_everything(session, principal) else str(principal.party_id)
+            None if await reads_everything(session, principal) else str(principal.party_id)
         )
         events = await list_events(
             session,
@@ -77,10 +73,3 @@ class AuditController(Controller):
             for e in events
         ]
         return AuditEventPage(items=items, next_after=items[-1].id if len(items) == limit else None)
-
-
-async def _reads_everything(session: AsyncSession, principal: Principal) -> bool:
-    if principal.is_registry_admin:
-        return True
-    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))
-    return kind == PartyKind.COMMAND_CENTER

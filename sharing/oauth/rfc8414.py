@@ -16,6 +16,7 @@ INTROSPECTION_PATH = "/oauth/introspect"
 REVOCATION_PATH = "/oauth/revoke"
 JWKS_PATH = "/.well-known/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"  # section 3
+AUDIT_LOG_PATH = "/audit/log"  # the audit log's checkpoint key, published beside the JWKS
 
 
 def server_metadata(settings: Settings) -> AuthorizationServerMetadata:
@@ -25,6 +26,7 @@ def server_metadata(settings: Settings) -> AuthorizationServerMetadata:
         issuer=issuer,
         token_endpoint=settings.token_endpoint,
         jwks_uri=issuer + JWKS_PATH,
+        audit_log_uri=issuer + AUDIT_LOG_PATH,
         introspection_endpoint=issuer + INTROSPECTION_PATH,
         revocation_endpoint=issuer + REVOCATION_PATH,
         grant_types_supported=[CLIENT_CREDENTIALS],

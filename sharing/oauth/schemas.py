@@ -133,6 +133,11 @@ class AuthorizationServerMetadata(BaseModel):
     issuer: str = Field(description="The issuer identifier.", examples=["https://hub.example"])
     token_endpoint: str = Field(examples=["https://hub.example/oauth/token"])
     jwks_uri: str = Field(examples=["https://hub.example/.well-known/jwks.json"])
+    audit_log_uri: str = Field(
+        description="Not in RFC 8414: where the audit log publishes its checkpoint key, "
+        "witness key and witnesses.",
+        examples=["https://hub.example/audit/log"],
+    )
     introspection_endpoint: str = Field(examples=["https://hub.example/oauth/introspect"])
     revocation_endpoint: str = Field(examples=["https://hub.example/oauth/revoke"])
     grant_types_supported: list[str] = Field(examples=[["client_credentials"]])

@@ -1,0 +1,277 @@
+"""What the audit log shows the world: its keys, its checkpoints with their cosignatures,
+and inclusion and consistency proofs against those checkpoints.
+
+Proofs are only given against checkpointed sizes: a proof is worth something to a verifier
+only next to a root the log signed (and witnesses cosigned).
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from sharing.audit import proofs
+from sharing.audit.checkpoints import (
+    CHECKPOINT_KEY,
+    WITNESS_KEY,
+    latest_checkpoint,
+    log_head,
+    note_signer,
+    published_keys,
+    sign_checkpoint,
+)
+from sharing.audit.log_schemas import (
+    AuditLogInfo,
+    CheckpointPage,
+    CheckpointSigned,
+    CheckpointSummary,
+    ConsistencyProof,
+    InclusionProof,
+    WitnessRead,
+)
+from sharing.audit.models import (
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditEvent,
+    AuditEventCamera,
+    AuditWitness,
+)
+from sharing.cameras.models import Camera
+from sharing.clock import Clock, as_utc
+from sharing.errors import Conflict, InvalidInput, NotFound
+from sharing.parties.models import Party
+from sharing.principal import Principal
+from sharing.settings import Settings
+from sharing.vocabulary import PartyKind, Scope
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+async def log_info(session: AsyncSession, settings: Settings, clock: Clock) -> AuditLogInfo:
+    """The log's origin, keys, size and witnesses. The keys are made at first ask, so they
+    can be published (and a partner can register the witness key) before any checkpoint."""
+    now = clock.now()
+    checkpoint_signer = await note_signer(session, settings, now, CHECKPOINT_KEY)
+    witness_signer = await note_signer(session, settings, now, WITNESS_KEY)
+    keys = await published_keys(session)
+    size, _ = await log_head(session)
+    latest = await latest_checkpoint(session)
+    return AuditLogInfo(
+        origin=settings.log_origin,
+        checkpoint_key=checkpoint_signer.verifier.vkey(),
+        witness_key=witness_signer.verifier.vkey(),
+        retired_keys=[key.vkey for key in keys if key.retired_at is not None],
+        tree_size=size,
+        checkpoint_size=latest.tree_size if latest else None,
+        witnesses=await active_witnesses(session),
+    )
+
+
+async def active_witnesses(session: AsyncSession) -> list[WitnessRead]:
+    query = (
+        select(AuditWitness)
+        .where(col(AuditWitness.removed_at).is_(None))
+        .order_by(col(AuditWitness.added_at), col(AuditWitness.name))
+    )
+    return [witness_read(row) for row in (await session.execute(query)).scalars()]
+
+
+def witness_read(row: AuditWitness) -> WitnessRead:
+    return WitnessRead(
+        id=row.id,
+        name=row.name,
+        vkey=row.vkey,
+        party_id=row.party_id,
+        added_at=as_utc(row.added_at),
+        removed_at=as_utc(row.removed_at) if row.removed_at else None,
+    )
+
+
+async def list_checkpoints(
+    session: AsyncSession, *, before: int | None, limit: int
+) -> CheckpointPage:
+    """Checkpoints newest first, each with how many witnesses cosigned it."""
+    cosignatures = (
+        select(func.count())
+        .where(col(AuditCosignature.tree_size) == col(AuditCheckpoint.tree_size))
+        .scalar_subquery()
+    )
+    query = select(AuditCheckpoint, cosignatures)
+    if before is not None:
+        query = query.where(col(AuditCheckpoint.tree_size) < before)
+    query = query.order_by(col(AuditCheckpoint.tree_size).desc()).limit(limit)
+    rows = (await session.execute(query)).all()
+    items = [
+        CheckpointSummary(
+            tree_size=checkpoint.tree_size,
+            root_hash=b64(checkpoint.root_hash),
+            signed_at=as_utc(checkpoint.signed_at),
+            cosignatures=int(count),
+        )
+        for checkpoint, count in rows
+    ]
+    return CheckpointPage(
+        items=items, next_before=items[-1].tree_size if len(items) == limit else None
+    )
+
+
+async def checkpoint_text(session: AsyncSession, tree_size: int | None) -> str:
+    """The signed note of checkpoint ``tree_size`` (the latest when None) with every stored
+    cosignature line appended: the C2SP form witnesses and verifiers parse."""
+    checkpoint = (
+        await latest_checkpoint(session)
+        if tree_size is None
+        else await session.get(AuditCheckpoint, tree_size)
+    )
+    if checkpoint is None:
+        raise NotFound(_no_checkpoint(tree_size))
+    return await with_cosignatures(session, checkpoint)
+
+
+async def with_cosignatures(session: AsyncSession, checkpoint: AuditCheckpoint) -> str:
+    query = (
+        select(col(AuditCosignature.signature_line))
+        .where(col(AuditCosignature.tree_size) == checkpoint.tree_size)
+        .order_by(col(AuditCosignature.cosigned_at), col(AuditCosignature.witness_id))
+    )
+    lines = (await session.execute(query)).scalars()
+    return checkpoint.note + "".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedNow:
+    checkpoint: CheckpointSigned
+    created: bool
+
+
+async def sign_now(
+    session: AsyncSession, principal: Principal, settings: Settings, clock: Clock
+) -> SignedNow:
+    """Sign a checkpoint of the head now, unless the latest one already covers it."""
+    principal.require(Scope.REGISTRY_ADMIN)
+    before = await latest_checkpoint(session)
+    before_size = before.tree_size if before else 0
+    checkpoint = await sign_checkpoint(session, settings, clock)
+    if checkpoint is None:
+        raise Conflict("the audit log is empty: there is nothing to sign")
+    signed = CheckpointSigned(
+        tree_size=checkpoint.tree_size,
+        root_hash=b64(checkpoint.root_hash),
+        signed_at=as_utc(checkpoint.signed_at),
+        note=await with_cosignatures(session, checkpoint),
+    )
+    return SignedNow(signed, created=checkpoint.tree_size > before_size)
+
+
+async def inclusion_proof(
+    session: AsyncSession,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
+    event_id: int,
+    tree_size: int | None,
+) -> InclusionProof:
+    """Prove event ``event_id`` is leaf ``event_id`` of checkpoint ``tree_size`` (the
+    latest, signed now if the event is newer). Only for callers who may see the event."""
+    principal.require(Scope.AUDIT_READ)
+    event = await session.get(AuditEvent, event_id)
+    if event is None or not await may_see_event(session, principal, event):
+        raise NotFound(f"no audit event {event_id}")
+    checkpoint = await _checkpoint_covering(session, settings, clock, event_id, tree_size)
+    leaf = await proofs.leaf_hash_at(session, event_id)
+    if leaf is None:  # an event without its leaf: the tree in the database was damaged
+        raise Conflict(f"the log holds no leaf for event {event_id}")
+    path = await proofs.inclusion_path(session, event_id, checkpoint.tree_size)
+    return InclusionProof(
+        log_id=settings.log_origin,
+        tree_size=checkpoint.tree_size,
+        leaf_index=event_id,
+        inclusion_path=[b64(digest) for digest in path],
+        leaf_hash=b64(leaf),
+        checkpoint=await with_cosignatures(session, checkpoint),
+    )
+
+
+async def _checkpoint_covering(
+    session: AsyncSession, settings: Settings, clock: Clock, event_id: int, tree_size: int | None
+) -> AuditCheckpoint:
+    if tree_size is None:
+        latest = await latest_checkpoint(session)
+        if latest is None or latest.tree_size <= event_id:
+            latest = await sign_checkpoint(session, settings, clock)
+        assert latest is not None  # the event is committed, so the log is not empty
+        return latest
+    if tree_size <= event_id:
+        raise InvalidInput(
+            "tree_size", f"event {event_id} is only in trees of {event_id + 1} leaves or more"
+        )
+    checkpoint = await session.get(AuditCheckpoint, tree_size)
+    if checkpoint is None:
+        raise NotFound(_no_checkpoint(tree_size))
+    return checkpoint
+
+
+async def may_see_event(session: AsyncSession, principal: Principal, event: AuditEvent) -> bool:
+    """The hub's operator and auditors see every event; a party sees the events it caused
+    and those that concern its cameras."""
+    if event.actor_party_id == str(principal.party_id) or await reads_everything(
+        session, principal
+    ):
+        return True
+    linked = select(col(AuditEventCamera.camera_id)).where(
+        col(AuditEventCamera.event_id) == event.id
+    )
+    camera_ids = [_uuid(text) for text in (await session.execute(linked)).scalars()]
+    owned = select(col(Camera.id)).where(
+        col(Camera.id).in_([c for c in camera_ids if c is not None]),
+        col(Camera.owner_party_id) == principal.party_id,
+    )
+    return (await session.execute(owned.limit(1))).first() is not None
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    # The links are kept as text (they are written before any foreign row could be checked).
+    try:
+        return uuid.UUID(str(text))
+    except ValueError:
+        return None
+
+
+async def reads_everything(session: AsyncSession, principal: Principal) -> bool:
+    """Whether the caller reads every event: registry admins and the hub operator's own
+    party (kind ``command_center``, e.g. its inspectorate)."""
+    if principal.is_registry_admin:
+        return True
+    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))
+    return kind == PartyKind.COMMAND_CENTER
+
+
+async def consistency_proof(
+    session: AsyncSession, settings: Settings, first: int, second: int
+) -> ConsistencyProof:
+    """Prove checkpoint ``first`` is a prefix of checkpoint ``second``."""
+    if first > second:
+        raise InvalidInput("first", "must not be larger than second")
+    for size in {first, second}:
+        if await session.get(AuditCheckpoint, size) is None:
+            raise NotFound(_no_checkpoint(size))
+    path = await proofs.consistency_path(session, first, second)
+    return ConsistencyProof(
+        log_id=settings.log_origin,
+        tree_size_1=first,
+        tree_size_2=second,
+        consistency_path=[b64(digest) for digest in path],
+    )
+
+
+def _no_checkpoint(tree_size: int | None) -> str:
+    if tree_size is None:
+        return "no checkpoint has been signed yet"
+    return f"no checkpoint of size {tree_size}; GET /audit/checkpoints lists them"
