@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.access.disclosure import RequestAudit, request_audit
 from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.pending import (
     close_pending,
@@ -152,13 +153,12 @@ async def refuse(
         now=now,
         explanation=explanation,
     )
-    record(
+    audit = await request_audit(session, request)
+    audit.record(
         session,
         at=now,
         actor=Actor.of(principal),
         action="access_request.refused",
-        object_type="access_request",
-        object_id=request.id,
         purpose=request.purpose,
         outcome="deny",
         details={"approval_id": str(task.id), "kind": task.kind, "reason": reason},
@@ -269,7 +269,8 @@ async def _decide_approved(
     decision = await redecide(
         session, request, granted_approvals=granted, policies=policies, settings=settings, now=now
     )
-    record_decision(session, request, decision, actor=actor, now=now)
+    audit = await request_audit(session, request)
+    record_decision(session, request, decision, audit=audit, actor=actor, now=now)
     if decision.needs_approval and any(
         (need.kind, need.party_id) not in granted for need in decision.approvals
     ):
@@ -278,7 +279,7 @@ async def _decide_approved(
         open_approval_tasks(session, request, decision, actor=actor, now=now, already_given=granted)
         return
     if decision.allowed:
-        await _grant(session, request, decision, actor, now, keyring, settings)
+        await _grant(session, request, decision, audit, actor, now, keyring, settings)
         return
     await close_pending(
         session,
@@ -304,6 +305,7 @@ async def _grant(
     session: AsyncSession,
     request: AccessRequest,
     decision: Decision,
+    audit: RequestAudit,
     actor: Actor,
     now: datetime,
     keyring: KeyRing,
@@ -318,7 +320,14 @@ async def _grant(
         explanation=decision.explanation(),
     )
     token = mint_access_token(
-        session, request, decision, actor=actor, now=now, keyring=keyring, settings=settings
+        session,
+        request,
+        decision,
+        audit=audit,
+        actor=actor,
+        now=now,
+        keyring=keyring,
+        settings=settings,
     )
     if request.emergency:
         await open_reviews(session, request=request, decision=decision, now=now, settings=settings)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.access.disclosure import request_audit
 from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.schemas import RequestStatus, TaskStatus
 from sharing.audit.service import record
@@ -213,13 +214,12 @@ async def withdraw(
         task_status=TaskStatus.CANCELLED,
         now=now,
     )
-    record(
+    audit = await request_audit(session, request)
+    audit.record(
         session,
         at=now,
         actor=Actor.of(principal),
         action="access_request.withdrawn",
-        object_type="access_request",
-        object_id=request.id,
         purpose=request.purpose,
     )
     emit(

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.schemas import RequestStatus
+from sharing.access.seals import sealed_now
 from sharing.cameras.models import Camera
 from sharing.errors import NotFound
 from sharing.parties.models import Party
@@ -53,12 +54,13 @@ async def list_access_requests(
 
 
 async def get_explanation(
-    session: AsyncSession, principal: Principal, request_id: uuid.UUID
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, *, now: datetime
 ) -> tuple[AccessRequest, list[ApprovalTask]]:
     """A request's explanation and approvals, for those who may ask why: the requesting
-    party, the owners of its cameras, hub operators and the operator's auditors."""
+    party, the owners of its cameras (not while the access is sealed), hub operators and
+    the operator's auditors."""
     request = await session.get(AccessRequest, request_id)
-    if request is None or not await _may_read_explanation(session, principal, request):
+    if request is None or not await _may_read_explanation(session, principal, request, now):
         raise NotFound(f"no access request {request_id}")
     tasks = await session.scalars(
         select(ApprovalTask)
@@ -72,7 +74,7 @@ async def get_explanation(
 
 
 async def _may_read_explanation(
-    session: AsyncSession, principal: Principal, request: AccessRequest
+    session: AsyncSession, principal: Principal, request: AccessRequest, now: datetime
 ) -> bool:
     if principal.party_id == request.requester_party_id or principal.is_registry_admin:
         return True
@@ -82,7 +84,7 @@ async def _may_read_explanation(
         )
     )
     if principal.party_id in set(owners):
-        return True
+        return not await sealed_now(session, request.id, now)
     if Scope.AUDIT_READ not in principal.scopes:
         return False
     kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))

@@ -192,11 +192,12 @@ class AccessRequestController(Controller):
         clock: ClockDep,
     ) -> ExplanationRead:
         """Explain one decision."""
-        request, tasks = await reads.get_explanation(session, principal, request_id)
+        now = clock.now()
+        request, tasks = await reads.get_explanation(session, principal, request_id, now=now)
         return ExplanationRead(
             request_id=request.id,
             requester_party_id=request.requester_party_id,
-            status=pending.effective_status(request, clock.now()),
+            status=pending.effective_status(request, now),
             decided_at=as_utc(request.decided_at) if request.decided_at else None,
             explanation=request.explanation,
             approvals=[_awaited(task) for task in tasks],

@@ -109,6 +109,16 @@ class AccessRequestCreate(BaseModel):
         examples=[None],
     )
 
+    sealed_until: AwareDatetime | None = Field(
+        default=None,
+        description="Police only: keep the access's details from the camera owners until "
+        "then (their access report shows at once that a sealed access happened, and when it "
+        "will be disclosed). Allowed only where every camera's terms allow a seal that long "
+        "(`[disclosure] max_seal_days`) and the request needs no owner approval and is no "
+        "emergency; otherwise 422 on `sealed_until`.",
+        examples=[None],
+    )
+
     @model_validator(mode="after")
     def _cameras_named_or_found(self) -> Self:
         if not self.camera_ids and self.incident is None:
@@ -328,3 +338,44 @@ class ExplanationRead(BaseModel):
         "`code`s for programs and `message`s for people."
     )
     approvals: list[ApprovalAwaited]
+
+
+class SealExtension(BaseModel):
+    """A supervisor's decision to keep a sealed access sealed longer."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sealed_until: AwareDatetime = Field(
+        description="The new date: later than the current one, and within the terms' "
+        "`max_seal_days` counted from the access.",
+        examples=["2027-01-15T00:00:00+07:00"],
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why the investigation needs the seal longer; recorded in the audit trail.",
+        examples=["Penyidikan masih berjalan; tersangka belum ditangkap."],
+    )
+
+
+class SealRelease(BaseModel):
+    """Disclose a sealed access now, e.g. at case closure."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Why the seal ends now; recorded in the audit trail.",
+        examples=["Perkara dilimpahkan ke kejaksaan (P21)."],
+    )
+
+
+class SealRead(BaseModel):
+    """A sealed access and until when its details are kept from the owners."""
+
+    request_id: uuid.UUID
+    sealed_until: datetime = Field(description="When the details are disclosed at the latest.")
+    released_at: datetime | None = Field(description="When the requesting party released it.")
+    sealed: bool = Field(description="Whether the details are still kept from the owners.")
+    created_at: datetime

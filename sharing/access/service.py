@@ -19,14 +19,15 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.access.disclosure import RequestAudit, disclosure_terms, open_request_audit
 from sharing.access.models import AccessRequest, ApprovalTask
 from sharing.access.pending import open_approval_tasks
 from sharing.access.schemas import AccessRequestCreate, RequestStatus
+from sharing.access.seals import add_seal, check_seal_wanted
 from sharing.access.tokens import MintedToken, mint_access_token
-from sharing.audit.service import record
 from sharing.cameras.search import cameras_within
 from sharing.clock import Clock, as_utc
-from sharing.consent.decision_inputs import decision_inputs
+from sharing.consent.decision_inputs import DecisionInputs, decision_inputs
 from sharing.consent.facts import Decision, RequestFacts
 from sharing.consent.policy import decide
 from sharing.consent.templates import PolicyLibrary
@@ -78,12 +79,48 @@ async def request_access(
     principal.require(Scope.ACCESS_REQUEST)
     now = clock.now()
     facts, _ = await _facts_of(session, principal, data)
-    decision = await _decide(session, facts, policies=policies, settings=settings, now=now)
-    request = _record_request(session, principal, data, facts, decision, now, settings)
+    decision, inputs = await _decide_with_inputs(
+        session, facts, policies=policies, settings=settings, now=now
+    )
+    terms = disclosure_terms(decision, inputs, policies)
+    sealed_until = _utc(data.sealed_until)
+    if sealed_until is not None and not decision.allowed and not decision.needs_approval:
+        sealed_until = None  # a refusal discloses no access: there is nothing to seal
+    if sealed_until is not None:
+        check_seal_wanted(
+            sealed_until,
+            now=now,
+            terms=terms,
+            decision=decision,
+            requester_kind=facts.requester_party_kind,
+            emergency=facts.emergency,
+        )
     actor = Actor.of(principal)
+    request = _new_request(principal, data, facts, decision, now, settings)
+    session.add(request)
+    if sealed_until is not None:
+        add_seal(session, request, sealed_until, now)
+    audit = await open_request_audit(
+        session,
+        request,
+        terms=terms,
+        actor=actor,
+        now=now,
+        settings=settings,
+        incident=data.incident.model_dump() if data.incident else None,
+        sealed_until=sealed_until,
+    )
+    record_decision(session, request, decision, audit=audit, actor=actor, now=now)
     if decision.allowed:
         token = mint_access_token(
-            session, request, decision, actor=actor, now=now, keyring=keyring, settings=settings
+            session,
+            request,
+            decision,
+            audit=audit,
+            actor=actor,
+            now=now,
+            keyring=keyring,
+            settings=settings,
         )
         if request.emergency:
             await open_reviews(
@@ -191,8 +228,22 @@ async def _decide(
     settings: Settings,
     now: datetime,
 ) -> Decision:
+    decision, _ = await _decide_with_inputs(
+        session, facts, policies=policies, settings=settings, now=now
+    )
+    return decision
+
+
+async def _decide_with_inputs(
+    session: AsyncSession,
+    facts: RequestFacts,
+    *,
+    policies: PolicyLibrary,
+    settings: Settings,
+    now: datetime,
+) -> tuple[Decision, DecisionInputs]:
     inputs = await decision_inputs(session, facts.camera_ids, facts.requester_party_id)
-    return decide(
+    decision = decide(
         inputs.request_facts(facts),
         inputs.cameras,
         inputs.consents,
@@ -201,6 +252,7 @@ async def _decide(
         now,
         settings.access_token_max_lifetime_seconds,
     )
+    return decision, inputs
 
 
 async def _facts_of(
@@ -235,8 +287,7 @@ async def _cameras_asked(session: AsyncSession, data: AccessRequestCreate) -> tu
     return tuple(found)
 
 
-def _record_request(
-    session: AsyncSession,
+def _new_request(
     principal: Principal,
     data: AccessRequestCreate,
     facts: RequestFacts,
@@ -245,7 +296,7 @@ def _record_request(
     settings: Settings,
 ) -> AccessRequest:
     pending = decision.needs_approval
-    request = AccessRequest(
+    return AccessRequest(
         requester_party_id=principal.party_id,
         requester_member_id=principal.member_id,
         requester_client_id=principal.client_id,
@@ -269,28 +320,6 @@ def _record_request(
         decided_at=None if pending else now,
         created_at=now,
     )
-    session.add(request)
-    actor = Actor.of(principal)
-    record(
-        session,
-        at=now,
-        actor=actor,
-        action="access_request.created",
-        object_type="access_request",
-        object_id=request.id,
-        purpose=facts.purpose,
-        details={
-            "camera_ids": request.camera_ids,
-            "mode": facts.mode,
-            "legal_basis": facts.legal_basis,
-            "footage_start": _iso(facts.footage_start),
-            "footage_end": _iso(facts.footage_end),
-            "emergency": request.emergency,
-            "incident": data.incident.model_dump() if data.incident else None,
-        },
-    )
-    record_decision(session, request, decision, actor=actor, now=now)
-    return request
 
 
 def record_decision(
@@ -298,18 +327,19 @@ def record_decision(
     request: AccessRequest,
     decision: Decision,
     *,
+    audit: RequestAudit,
     actor: Actor,
     now: datetime,
     action: str = "access_request.decided",
 ) -> None:
-    """Audit a decision on ``request``: its outcome, reasons, grants and approvals awaited."""
-    record(
+    """Audit a decision on ``request``: the request's context (so the event is an entry of
+    its cameras' owners' reports on its own), its outcome, reasons, grants and approvals
+    awaited."""
+    audit.record(
         session,
         at=now,
         actor=actor,
         action=action,
-        object_type="access_request",
-        object_id=request.id,
         purpose=request.purpose,
         outcome=decision.outcome,
         details={
@@ -326,7 +356,3 @@ def _deadline(now: datetime, settings: Settings) -> datetime:
 
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None

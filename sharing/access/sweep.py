@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from sharing.access.disclosure import request_audit
 from sharing.access.models import AccessRequest
 from sharing.access.pending import close_pending, open_task_parties
 from sharing.access.schemas import RequestStatus, TaskStatus
-from sharing.audit.service import record
 from sharing.clock import Clock
 from sharing.principal import Actor
 from sharing.settings import Settings
@@ -62,13 +62,12 @@ async def expire_overdue_requests(
         ):
             continue
         expired += 1
-        record(
+        audit = await request_audit(session, request)
+        audit.record(
             session,
             at=now,
             actor=actor,
             action="access_request.expired",
-            object_type="access_request",
-            object_id=request.id,
             purpose=request.purpose,
             details={"awaited_party_ids": sorted(str(party) for party in approvers)},
         )

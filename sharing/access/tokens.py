@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.access.disclosure import RequestAudit, request_audit
 from sharing.access.models import AccessRequest, AccessToken, TokenConsent
 from sharing.access.schemas import RequestStatus
-from sharing.audit.service import record
 from sharing.clock import Clock, as_utc
 from sharing.consent.facts import Decision
 from sharing.errors import Conflict, NotFound
@@ -45,6 +45,7 @@ def mint_access_token(
     request: AccessRequest,
     decision: Decision,
     *,
+    audit: RequestAudit,
     actor: Actor,
     now: datetime,
     keyring: KeyRing,
@@ -73,7 +74,7 @@ def mint_access_token(
     session.add(token)
     consent_ids = decision.consent_ids
     session.add_all(TokenConsent(jti=jti, consent_id=consent_id) for consent_id in consent_ids)
-    record(
+    audit.record(
         session,
         at=now,
         actor=actor,
@@ -82,12 +83,9 @@ def mint_access_token(
         object_id=jti,
         purpose=request.purpose,
         details={
-            "request_id": str(request.id),
             "camera_ids": camera_ids,
-            "mode": request.mode,
             "expires_at": token.expires_at.isoformat(),
             "consent_ids": sorted(str(c) for c in consent_ids),
-            "emergency": request.emergency,
         },
     )
     return MintedToken(jwt=_sign(request, token, keyring, settings), record=token)
@@ -133,7 +131,8 @@ async def fetch_token(
         )
     if as_utc(token.expires_at) <= now:
         raise Conflict("the token has expired; make a new request", jti=token.jti)
-    record(
+    audit = await request_audit(session, request)
+    audit.record(
         session,
         at=now,
         actor=Actor.of(principal),
@@ -141,7 +140,6 @@ async def fetch_token(
         object_type="access_token",
         object_id=token.jti,
         purpose=request.purpose,
-        details={"request_id": str(request.id)},
     )
     await session.commit()
     return request, MintedToken(jwt=_sign(request, token, keyring, settings), record=token)

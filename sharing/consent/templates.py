@@ -119,6 +119,46 @@ class EmergencyClause(BaseModel):
         )
 
 
+class DisclosureTerms(BaseModel):
+    """What the instrument lets the police keep from a camera's owner, and for how long.
+
+    ``officer_identity``: ``plain`` names the requesting officer in the owner's access
+    report; ``commitment`` shows the owner only a salted commitment the police can open for
+    an auditor. ``max_seal_days``: how long after an access the police may keep its details
+    sealed from the owner (0: never). Case references are always commitments, whatever the
+    terms say.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    officer_identity: Literal["plain", "commitment"] = Field(
+        default="plain", description="How the owner's report names the requesting officer."
+    )
+    max_seal_days: int = Field(
+        default=0, ge=0, le=366, description="Longest seal of an access, in days; 0 forbids it."
+    )
+
+    @property
+    def hides_officer(self) -> bool:
+        """Whether the officer appears to the owner as a commitment."""
+        return self.officer_identity == "commitment"
+
+
+PLAIN_DISCLOSURE = DisclosureTerms()
+"""The strictest terms: the officer named, no seal. Used where no template speaks."""
+
+
+def strictest_disclosure(terms: Sequence[DisclosureTerms]) -> DisclosureTerms:
+    """The terms of a request touching several templates: the officer is hidden only if
+    every template allows it, and a seal is as short as the shortest allowed."""
+    if not terms:
+        return PLAIN_DISCLOSURE
+    return DisclosureTerms(
+        officer_identity="commitment" if all(t.hides_officer for t in terms) else "plain",
+        max_seal_days=min(t.max_seal_days for t in terms),
+    )
+
+
 class PolicyTemplate(BaseModel):
     """The terms a legal instrument allows; one TOML file in ``policies/``.
 
@@ -140,6 +180,10 @@ class PolicyTemplate(BaseModel):
     legal_basis: dict[Purpose, LegalBasisRule] = Field(default_factory=dict)
     emergency: EmergencyClause | None = Field(
         default=None, description="The emergency clause, if the instrument has one."
+    )
+    disclosure: DisclosureTerms = Field(
+        default=PLAIN_DISCLOSURE,
+        description="What the owner's access report may hide, and for how long.",
     )
 
     @field_validator("max_lookback_hours", "max_window_minutes")
