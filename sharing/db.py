@@ -43,10 +43,12 @@ def _ensure_sqlite_directory(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets the gateway check read while a request writes; NORMAL is durable in WAL mode
-    # across application crashes, which is what a single-node hub needs.
+    # WAL lets the gateway check read while a request writes. FULL syncs the WAL at every
+    # commit, so a commit (and the audit event it reports as recorded) survives a power
+    # loss, not only a crash of the hub; group commit keeps that to one sync per batch of
+    # verdicts (docs/decisions/0017).
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

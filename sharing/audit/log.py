@@ -12,6 +12,7 @@ caller only after that commit.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,7 +71,61 @@ def leaf_fields(audit_event: AuditEvent) -> dict[str, object]:
 
 def leaf_bytes(audit_event: AuditEvent) -> bytes:
     """The leaf: the event's fields as RFC 8785 canonical JSON."""
-    return rfc8785.dumps(leaf_fields(audit_event))  # type: ignore[arg-type]
+    return canonical_json(leaf_fields(audit_event))
+
+
+# RFC 8785 numbers are IEEE doubles: integers beyond this are refused, not rounded.
+_LARGEST_EXACT_INTEGER = 2**53 - 1
+# Past this many values the check gives up (to rfc8785), so a cyclic value cannot hang it.
+_PLAIN_CHECK_LIMIT = 10_000
+
+
+def canonical_json(value: object) -> bytes:
+    """``value`` as RFC 8785 canonical JSON, byte for byte what ``rfc8785.dumps`` writes.
+
+    Every leaf is encoded on the append path, and ``rfc8785`` is pure Python. For the values
+    events hold (ASCII strings, safe integers, booleans, null, objects and arrays of them) the
+    standard library's C encoder writes the same bytes: keys sorted by code point equal keys
+    sorted by UTF-16 unit when they are ASCII, and both escape only ``"``, ``\\`` and control
+    characters, in the same forms. Anything else (floats, non-ASCII text, large integers,
+    subclasses such as enums) goes to ``rfc8785``, which formats or refuses it as the RFC says.
+    """
+    if _is_plain(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+def _is_plain(value: object) -> bool:
+    """Whether the standard encoder writes ``value`` exactly as RFC 8785 does (see above).
+    Exact types only: a subclass (an enum, say) is left to ``rfc8785`` to judge."""
+    waiting = [value]
+    for _ in range(_PLAIN_CHECK_LIMIT):
+        if not waiting:
+            return True
+        item = waiting.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            if type(item) is not str or not item.isascii():
+                return False
+        elif isinstance(item, int):
+            if (
+                type(item) is not int
+                or not -_LARGEST_EXACT_INTEGER <= item <= _LARGEST_EXACT_INTEGER
+            ):
+                return False
+        elif isinstance(item, dict):
+            if type(item) is not dict:
+                return False
+            for key, inner in item.items():
+                if type(key) is not str or not key.isascii():
+                    return False
+                waiting.append(inner)
+        elif type(item) is list or type(item) is tuple:
+            waiting.extend(item)
+        else:
+            return False
+    return False
 
 
 @dataclass(slots=True)

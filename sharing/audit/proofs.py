@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit import merkle
@@ -42,8 +42,15 @@ async def root_at(session: AsyncSession, tree_size: int) -> bytes:
 async def _nodes(session: AsyncSession, wanted: set[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
     if not wanted:
         return {}
+    # One primary-key lookup per node: SQLite answers a row-value IN by scanning the whole
+    # table (millions of nodes), but an OR of equalities by searching the key for each.
     query = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
-        tuple_(_NODES.c.level, _NODES.c.idx).in_(sorted(wanted))
+        or_(
+            *(
+                and_(_NODES.c.level == level, _NODES.c.idx == index)
+                for level, index in sorted(wanted)
+            )
+        )
     )
     rows = (await session.execute(query)).all()
     return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}

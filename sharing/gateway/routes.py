@@ -7,9 +7,18 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
-from sharing.dependencies import ClockDep, KeyRingDep, SessionDep, SettingsDep
+from sharing.dependencies import (
+    AuditAppenderDep,
+    ClockDep,
+    KeyRingDep,
+    SessionDep,
+    SettingsDep,
+)
 from sharing.errors import problem_response
-from sharing.gateway.service import check_media_request, token_from
+from sharing.gateway.service import VerdictNotRecorded, check_media_request, token_from
+
+# How long nginx's caller should wait before asking again when the trail cannot be written.
+RETRY_AFTER_SECONDS = 1
 
 
 class GatewayController(Controller):
@@ -26,8 +35,10 @@ class GatewayController(Controller):
             "`X-Original-URI` (`/{live|footage}/{camera_id}/{file}`, token in the header or "
             "the `token` query). Answers 204 to serve, 401 when the token is missing, "
             "invalid, expired or revoked, 403 when it is valid but not for this camera, mode "
-            "or footage window. Every verdict is audited. Not an OAuth-protected API call: the "
-            "access token is the credential."
+            "or footage window. Every verdict is audited, and answered only once its audit "
+            "event is durable; if it cannot be recorded the hub answers 503 and nginx serves "
+            "nothing (fail closed). Not an OAuth-protected API call: the access token is the "
+            "credential."
         ),
         security=[{}],  # the access token is the credential, not an API token
         status_code=200,
@@ -35,6 +46,9 @@ class GatewayController(Controller):
             204: ResponseSpec(None, description="Serve the file."),
             401: ResponseSpec(None, description="Missing, invalid, expired or revoked token."),
             403: ResponseSpec(None, description="Token valid but not for this media path."),
+            503: ResponseSpec(
+                None, description="The verdict could not be recorded; serve nothing, retry."
+            ),
         },
     )
     async def auth(
@@ -44,17 +58,22 @@ class GatewayController(Controller):
         keyring: KeyRingDep,
         settings: SettingsDep,
         clock: ClockDep,
+        audit_appender: AuditAppenderDep,
     ) -> Response[Any]:
         """Answer the gateway's subrequest."""
         original_uri = request.headers.get("x-original-uri", "")
-        verdict = await check_media_request(
-            session,
-            token=token_from(request.headers.get("authorization"), original_uri),
-            original_uri=original_uri,
-            keyring=keyring,
-            settings=settings,
-            clock=clock,
-        )
+        try:
+            verdict = await check_media_request(
+                session,
+                token=token_from(request.headers.get("authorization"), original_uri),
+                original_uri=original_uri,
+                keyring=keyring,
+                settings=settings,
+                clock=clock,
+                audit_appender=audit_appender,
+            )
+        except VerdictNotRecorded:
+            return _not_recorded()
         if verdict.allowed:
             return Response(
                 None,
@@ -66,3 +85,15 @@ class GatewayController(Controller):
             )
         slug = "invalid-token" if verdict.status == 401 else "forbidden"
         return problem_response(verdict.status, slug, "Media access refused", verdict.reason, {})
+
+
+def _not_recorded() -> Response[Any]:
+    response = problem_response(
+        503,
+        "audit-unavailable",
+        "Media access not checked",
+        "The hub could not record this check in its audit trail, so it refuses it.",
+        {},
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

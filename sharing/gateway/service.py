@@ -4,10 +4,16 @@ The gateway serves ``/{mode}/{camera_id}/{file}``: ``mode`` is ``live`` or ``foo
 footage segments are named by the epoch second their recording starts (ffmpeg
 ``-strftime 1 -hls_segment_filename %s.ts``), which lets the hub hold every segment to the
 token's footage window without knowing the recorder's index.
+
+Every verdict is an audit event, and the verdict is answered only once its event is durable.
+A verdict is the whole change, so it goes through the log's group commit
+(``AuditAppender``): a burst of segment requests costs a few transactions, not one each.
+If the event cannot be recorded the check fails closed (``VerdictNotRecorded``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sharing.access.models import AccessToken
-from sharing.audit.service import record
+from sharing.audit.log import AuditAppender, new_event
+from sharing.audit.models import AuditEvent
 from sharing.clock import Clock
 from sharing.errors import Unauthenticated
 from sharing.oauth.keys import KeyRing
@@ -33,6 +40,14 @@ _MEDIA_PATH = re.compile(
 _SEGMENT_FILE = re.compile(r"^(?P<epoch>\d{9,11})\.(ts|m4s|mp4)$")
 # A segment named by its start may begin this long before the window and still overlap it.
 SEGMENT_SLACK_SECONDS = 10
+GATEWAY = Actor.system("gateway")
+
+log = logging.getLogger(__name__)
+
+
+class VerdictNotRecorded(RuntimeError):
+    """The verdict's audit event could not be made durable, so the verdict must not be used:
+    serving media that the trail does not show would break its promise to the owners."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +85,39 @@ async def check_media_request(
     keyring: KeyRing,
     settings: Settings,
     clock: Clock,
+    audit_appender: AuditAppender,
 ) -> GatewayVerdict:
-    """Check one media request and record the verdict as an audit event."""
+    """Check one media request; return the verdict once its audit event is durable.
+
+    ``session`` is only read. Raises ``VerdictNotRecorded`` if the event could not be
+    recorded, whatever the verdict was.
+    """
     verdict = await _judge(session, token, original_uri, keyring, settings, clock)
-    record(
-        session,
+    # End the read transaction and give its connection back before waiting for the batch's
+    # commit: a burst of waiting checks must not hold the pool the appender writes through.
+    await session.rollback()
+    try:
+        await audit_appender.append(
+            _verdict_event(verdict, original_uri, clock),
+            camera_ids=[verdict.camera_id.lower()] if verdict.camera_id else [],
+        )
+    except Exception as exc:  # any failure to record fails closed, not only database errors
+        log.error("gateway verdict not recorded, refusing the request: %r", exc)
+        raise VerdictNotRecorded(str(exc)) from exc
+    return verdict
+
+
+def _verdict_event(verdict: GatewayVerdict, original_uri: str, clock: Clock) -> AuditEvent:
+    return new_event(
         at=clock.now(),
-        actor=Actor.system("gateway"),
+        actor_party_id=GATEWAY.party_id,
+        actor_member_id=GATEWAY.member_id,
+        actor_client_id=GATEWAY.client_id,
         action="gateway.allowed" if verdict.allowed else "gateway.denied",
         object_type="access_token",
         object_id=verdict.jti or "-",
         outcome="allow" if verdict.allowed else "deny",
+        purpose=None,
         details={
             "path": urlsplit(original_uri).path,
             "camera_id": verdict.camera_id,
@@ -89,8 +126,6 @@ async def check_media_request(
             "claimed_jti": verdict.claimed_jti,
         },
     )
-    await session.commit()
-    return verdict
 
 
 # Built once: the gateway runs it for every playlist and segment, and building a statement

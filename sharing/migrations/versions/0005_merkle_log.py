@@ -17,7 +17,6 @@ from sharing.audit import merkle
 from sharing.audit.log import leaf_bytes
 from sharing.audit.models import AuditEvent
 
-
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
