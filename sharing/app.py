@@ -18,10 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sharing import __version__
 from sharing.access.approval_routes import ApprovalController
 from sharing.access.routes import AccessRequestController
+from sharing.access.seal_routes import AccessSealController
 from sharing.access.sweep import run_expiry_loop
 from sharing.audit.checkpoints import run_checkpoint_loop
 from sharing.audit.log import AuditAppender
+from sharing.audit.log_routes import AuditLogController
+from sharing.audit.report_routes import AccessReportController
 from sharing.audit.routes import AuditController
+from sharing.audit.witnessing import run_witness_loop
 from sharing.cameras.routes import CameraController
 from sharing.clock import Clock, SystemClock
 from sharing.consent.agreement_life import expire_agreements
@@ -95,6 +99,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
                 run_expiry_loop(hub.sessionmaker, clock=hub.clock, settings=settings)
             ),
             asyncio.create_task(run_checkpoint_loop(hub.sessionmaker, settings, hub.clock)),
+            asyncio.create_task(run_witness_loop(hub.sessionmaker, http, settings, hub.clock)),
         ]
         expiry_sweep = asyncio.create_task(_expire_agreements(hub))
         review_sweep = asyncio.create_task(_flag_overdue_emergency_reviews(hub))
@@ -125,10 +130,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             ObjectionController,
             PolicyController,
             AccessRequestController,
+            AccessSealController,
             ApprovalController,
             WebhookController,
             GatewayController,
             AuditController,
+            AuditLogController,
+            AccessReportController,
             EmergencyReviewController,
             EmergencySuspensionController,
         ],

@@ -16,6 +16,10 @@ from sharing.settings import Settings
 # command name -> module implementing it
 COMMANDS = {
     "checkpoint": "sharing.audit.checkpoint_command",
+    "export": "sharing.audit.export_command",
+    "verify": "sharing.audit.verify_command",
+    "archive": "sharing.audit.archive_command",
+    "witness": "sharing.audit.witness_command",
 }
 
 
