@@ -65,8 +65,7 @@ from sharing.app import create_app
 from sharing.audit import merkle
 from sharing.audit.bundle import export_bundle, signed_sizes
 from sharing.audit.checkpoints import log_head, sign_checkpoint
-from sharing.audit.log import AuditAppender, new_event
-from sharing.audit.models import AuditEvent
+from sharing.audit.log import AuditAppender, EventDraft, new_event
 from sharing.audit.proofs import consistency_path, inclusion_path, leaf_hash_at, root_at
 from sharing.audit.service import record
 from sharing.audit.verify import verify_bundle
@@ -257,7 +256,7 @@ async def _run(settings: Settings, options: Options, workdir: Path) -> Results:
 # -- appends --------------------------------------------------------------------------------
 
 
-def _verdict(n: int) -> AuditEvent:
+def _verdict(n: int) -> EventDraft:
     """An event shaped like a gateway verdict, the appender's everyday load."""
     camera = CAMERAS[n % len(CAMERAS)]
     return new_event(

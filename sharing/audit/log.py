@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +52,28 @@ def timestamp_text(moment: datetime) -> str:
     return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def leaf_fields(audit_event: AuditEvent) -> dict[str, object]:
+@dataclass(slots=True)
+class EventDraft:
+    """An event's columns before it has its place in the log, for the appender.
+
+    The appender inserts rows without the ORM, and building a SQLModel object costs more
+    than appending it (about 45 µs against 60 µs), so events bound for it are plain data.
+    """
+
+    occurred_at: datetime
+    action: str
+    actor_party_id: str | None
+    actor_member_id: str | None
+    actor_client_id: str | None
+    object_type: str
+    object_id: str
+    purpose: str | None
+    outcome: str
+    details: dict[str, object]
+    id: int | None = None
+
+
+def leaf_fields(audit_event: AuditEvent | EventDraft) -> dict[str, object]:
     """What an event's leaf commits to: every column but the id, which is the leaf's
     position in the tree and so is committed to by the tree itself."""
     return {
@@ -69,7 +90,7 @@ def leaf_fields(audit_event: AuditEvent) -> dict[str, object]:
     }
 
 
-def leaf_bytes(audit_event: AuditEvent) -> bytes:
+def leaf_bytes(audit_event: AuditEvent | EventDraft) -> bytes:
     """The leaf: the event's fields as RFC 8785 canonical JSON."""
     return canonical_json(leaf_fields(audit_event))
 
@@ -132,7 +153,7 @@ def _is_plain(value: object) -> bool:
 class PendingEvent:
     """An event recorded in a session and not yet flushed, with the cameras it concerns."""
 
-    audit_event: AuditEvent
+    audit_event: AuditEvent | EventDraft
     camera_ids: tuple[str, ...] = ()
 
 
@@ -192,7 +213,6 @@ class _Waiting:
     done: asyncio.Future[int]
 
 
-@dataclass
 class AuditAppender:
     """Group commit for events that are the whole change (e.g. a gateway verdict).
 
@@ -201,12 +221,15 @@ class AuditAppender:
     a burst of a thousand verdicts costs a handful of transactions, not a thousand.
     """
 
-    sessionmaker: async_sessionmaker[AsyncSession]
-    max_batch: int = 5000
-    _queue: list[_Waiting] = field(default_factory=list)
-    _writer: asyncio.Task[None] | None = None
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], max_batch: int = 5000
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.max_batch = max_batch
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    async def append(self, audit_event: AuditEvent, camera_ids: Iterable[str] = ()) -> int:
+    async def append(self, audit_event: EventDraft, camera_ids: Iterable[str] = ()) -> int:
         """Record ``audit_event``; returns its id once it is durable."""
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(PendingEvent(audit_event, tuple(camera_ids)), done))
@@ -235,7 +258,7 @@ class AuditAppender:
             await session.commit()
 
 
-def _row(audit_event: AuditEvent) -> dict[str, object]:
+def _row(audit_event: AuditEvent | EventDraft) -> dict[str, object]:
     return {
         "id": audit_event.id,
         "occurred_at": audit_event.occurred_at,
@@ -263,9 +286,9 @@ def new_event(
     outcome: str,
     purpose: str | None,
     details: Mapping[str, object] | None,
-) -> AuditEvent:
-    """An event not yet in any session."""
-    return AuditEvent(
+) -> EventDraft:
+    """An event for ``AuditAppender.append``."""
+    return EventDraft(
         occurred_at=at,
         action=action,
         actor_party_id=actor_party_id,

@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sharing.access.models import AccessToken
-from sharing.audit.log import AuditAppender, new_event
-from sharing.audit.models import AuditEvent
+from sharing.audit.log import AuditAppender, EventDraft, new_event
 from sharing.clock import Clock
 from sharing.errors import Unauthenticated
 from sharing.oauth.keys import KeyRing
@@ -107,7 +106,7 @@ async def check_media_request(
     return verdict
 
 
-def _verdict_event(verdict: GatewayVerdict, original_uri: str, clock: Clock) -> AuditEvent:
+def _verdict_event(verdict: GatewayVerdict, original_uri: str, clock: Clock) -> EventDraft:
     return new_event(
         at=clock.now(),
         actor_party_id=GATEWAY.party_id,

@@ -29,7 +29,13 @@ from sqlmodel import col
 
 from sharing.app import Hub, create_app
 from sharing.audit import merkle, proofs
-from sharing.audit.log import AuditAppender, canonical_json, leaf_bytes, new_event
+from sharing.audit.log import (
+    AuditAppender,
+    EventDraft,
+    canonical_json,
+    leaf_bytes,
+    new_event,
+)
 from sharing.audit.models import AuditEvent, AuditEventCamera, AuditLogHead, MerkleNode
 from sharing.audit.service import record
 from sharing.db import create_engine, run_migrations
@@ -100,7 +106,7 @@ async def observed(settings: Settings) -> AsyncIterator[Observed]:
         await engine.dispose()
 
 
-def verdict_like(n: int, *, action: str = "log.test") -> AuditEvent:
+def verdict_like(n: int, *, action: str = "log.test") -> EventDraft:
     return new_event(
         at=datetime.now(UTC),
         actor_party_id=None,
