@@ -77,6 +77,15 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class PeerFailed(DomainError):
+    """Another hub (a federation peer, or a log this hub witnesses) could not be reached in
+    time, or answered what no hub answers."""
+
+    status_code = 502
+    slug = "peer-failed"
+    title = "The partner hub failed"
+
+
 class AccessDenied(DomainError):
     """Policy refused an access request; ``reasons`` say why, for people and programs."""
 

@@ -10,6 +10,29 @@ from sharing.vocabulary import Scope
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteSubject:
+    """The person at a peer hub for whom that hub forwards a request.
+
+    In RFC 8693 terms the peer hub is the actor (``act``) and this is the subject: the hub
+    vouches for its officer, and both are named in every audit event of the request.
+    """
+
+    hub: str  # the peer hub's issuer
+    subject: str  # the ``sub`` of the officer's token at that hub
+    party_id: str | None  # the officer's party (or unit) at that hub
+    client_id: str | None  # the client the officer used there
+
+    def as_details(self) -> dict[str, str | None]:
+        """How audit events name the chain."""
+        return {
+            "hub": self.hub,
+            "subject": self.subject,
+            "party_id": self.party_id,
+            "client_id": self.client_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """The caller, as proven by a verified API access token.
 
@@ -21,6 +44,7 @@ class Principal:
     member_id: uuid.UUID | None
     scopes: frozenset[str]
     token_id: str
+    on_behalf_of: RemoteSubject | None = None  # set when a peer hub forwards for its officer
 
     @property
     def subject(self) -> str:
@@ -49,6 +73,7 @@ class Actor:
     party_id: str | None
     member_id: str | None
     client_id: str | None
+    on_behalf_of: RemoteSubject | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
@@ -57,6 +82,7 @@ class Actor:
             party_id=str(principal.party_id),
             member_id=str(principal.member_id) if principal.member_id else None,
             client_id=principal.client_id,
+            on_behalf_of=principal.on_behalf_of,
         )
 
     @classmethod

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         gt=0,
         description="How often the hub signs a checkpoint of its audit log, if it grew.",
     )
+    federation_sync_seconds: float = Field(
+        default=30.0, gt=0, description="How often each peer's camera catalog is synced."
+    )
+    federation_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Timeout of one call to a peer hub; connecting gets a fifth of it.",
+    )
     signing_algorithm: str = Field(default="ES256", pattern="^(ES256|RS256)$")
     log_level: str = Field(default="INFO")
 

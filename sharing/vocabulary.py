@@ -92,3 +92,4 @@ class Scope(StrEnum):
     CONSENT_WRITE = "consent:write"
     ACCESS_REQUEST = "access:request"
     AUDIT_READ = "audit:read"
+    FEDERATION_PEER = "federation:peer"  # a peer hub: reads the catalog shared with it

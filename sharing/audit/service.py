@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from sharing.audit.log import PendingEvent, new_event, note_pending
+from sharing.audit.log import PendingEvent, note_pending
 from sharing.audit.models import AuditEvent
 from sharing.principal import Actor
 
@@ -38,17 +38,19 @@ def record(
     leaf of the log and can no longer change. ``camera_ids`` lists the cameras the event
     concerns, for their owners' access reports.
     """
-    event = new_event(
-        at=at,
+    event = AuditEvent(
+        occurred_at=at,
         actor_party_id=actor.party_id,
         actor_member_id=actor.member_id,
         actor_client_id=actor.client_id,
         action=action,
         object_type=object_type,
-        object_id=object_id,
+        object_id=str(object_id),
         outcome=outcome,
         purpose=purpose,
-        details=details,
+        details=dict(details or {})
+        if actor.on_behalf_of is None
+        else {**(details or {}), "on_behalf_of": actor.on_behalf_of.as_details()},
     )
     session.add(event)
     note_pending(session, PendingEvent(event, tuple(camera_ids)))

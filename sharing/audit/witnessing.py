@@ -40,7 +40,14 @@ from sharing.audit.notes import (
 )
 from sharing.audit.service import record
 from sharing.clock import Clock
-from sharing.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from sharing.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PeerFailed,
+    PermissionDenied,
+)
 from sharing.parties.models import Party
 from sharing.principal import Actor, Principal
 from sharing.settings import Settings
@@ -240,14 +247,6 @@ async def _store(
 class WitnessRefused(Conflict):
     """The log showed a checkpoint this witness must not cosign: badly signed, rolled back,
     or not an extension of the tree it cosigned before."""
-
-
-class PeerFailed(DomainError):
-    """The log's hub could not be reached, or answered what no hub answers."""
-
-    status_code = 502
-    slug = "peer-failed"
-    title = "The partner hub failed"
 
 
 @dataclass(frozen=True, slots=True)

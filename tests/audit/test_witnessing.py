@@ -28,9 +28,9 @@ from sharing.audit.notes import (
     VerifierKey,
     cosign,
 )
-from sharing.audit.witnessing import PeerFailed, WitnessRefused, WitnessResult, witness_log
+from sharing.audit.witnessing import WitnessRefused, WitnessResult, witness_log
 from sharing.clock import SystemClock
-from sharing.errors import InvalidInput
+from sharing.errors import InvalidInput, PeerFailed
 from tests.audit.test_checkpoints_and_proofs import add_event, assert_problem, sign_now
 from tests.hubprocess import (
     RunningHub,
