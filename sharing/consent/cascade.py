@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from sharing.access.disclosure import request_audit
 from sharing.access.models import AccessRequest, AccessToken, ApprovalTask, TokenConsent
 from sharing.access.schemas import RequestStatus, TaskStatus
 from sharing.audit.service import record
@@ -240,6 +241,7 @@ def _revoke_token(
         action="access_token.revoked",
         object_type="access_token",
         object_id=token.jti,
+        camera_ids=[str(camera) for camera in token.camera_ids],
         details={
             "reason": reason,
             "request_id": str(token.request_id),
@@ -337,13 +339,14 @@ async def _refuse_request(
         task.status = TaskStatus.CANCELLED
         task.decided_at = now
         task.reason = reason
-    record(
+    # With the request's context and camera links, like every decision: it is an entry of
+    # the owners' access reports.
+    audit = await request_audit(session, request)
+    audit.record(
         session,
         at=now,
         actor=actor,
         action="access_request.decided",
-        object_type="access_request",
-        object_id=request.id,
         purpose=request.purpose,
         outcome="deny",
         details={

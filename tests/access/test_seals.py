@@ -325,3 +325,24 @@ def test_a_request_that_waited_is_reported_at_each_decision(hub: RunningHub, tow
     assert leaf["actor_member_id"] == str(town.owner.member_id)
     for entry in (first, second):
         check_proof(hub, entry)
+
+
+def test_a_request_refused_by_a_revocation_is_reported_with_its_context(
+    hub: RunningHub, town: Town
+) -> None:
+    consent = town.grant(requires_owner_approval=True)
+    waiting = town.officer.http.post("/access-requests", json=town.live_request())
+    assert waiting.status_code == 202, waiting.text
+    revoked = town.owner.http.post(
+        f"/consents/{consent['id']}/revoke", json={"reason": "kamera dipindah"}
+    )
+    assert revoked.status_code == 200, revoked.text
+
+    first, second = report(town.owner.http)
+    assert first["request_id"] == second["request_id"] == waiting.json()["request_id"]
+    assert [first["outcome"], second["outcome"]] == ["needs_approval", "deny"]
+    # The cascade's refusal says who asked, how and why, like any decision.
+    assert second["mode"] == "live"
+    assert second["purpose"] == "criminal_investigation"
+    assert second["case_reference_commitment"] == first["case_reference_commitment"]
+    check_proof(hub, second)
