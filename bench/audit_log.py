@@ -60,7 +60,7 @@ import uvicorn
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bench.hub import LOOPBACK, BenchError, _free_port, _fresh_database
+from bench.hub import LOOPBACK, BenchError, free_port, fresh_database
 from sharing.app import create_app
 from sharing.audit import merkle
 from sharing.audit.bundle import export_bundle, signed_sizes
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="bench-audit-log-") as tmp,
-            _fresh_database(Path(tmp), options.database_url) as url,
+            fresh_database(Path(tmp), options.database_url) as url,
         ):
             settings = Settings(
                 database_url=url,
@@ -477,7 +477,7 @@ async def _time_proofs_over_http(
         checkpoints = await signed_sizes(session)
     older = checkpoints[-2] if len(checkpoints) > 1 else checkpoints[-1]
     auditor = city.clients["auditor"]
-    port = _free_port()
+    port = free_port()
     _progress(f"{proofs:,} inclusion and consistency proofs over HTTP (GET /audit/...)")
     with _served(settings, port):
         async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{port}", timeout=30) as client:

@@ -68,8 +68,8 @@ def running_hub(
     ``prepare``, if given, adds to the database before the hub starts, so the hub begins
     with cold caches on whatever is there, as after a restart.
     """
-    with _fresh_database(workdir, postgres_url) as database_url:
-        port = _free_port()
+    with fresh_database(workdir, postgres_url) as database_url:
+        port = free_port()
         env = _hub_environment(database_url, port)
         credentials = workdir / "creds.json"
         _run_cli(env, "migrate")
@@ -116,7 +116,8 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port free right now."""
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
@@ -203,7 +204,9 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pa
 
 
 @contextmanager
-def _fresh_database(workdir: Path, postgres_url: str | None) -> Iterator[str]:
+def fresh_database(workdir: Path, postgres_url: str | None) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in ``workdir``, or a throwaway database
+    on the ``postgres_url`` server, dropped afterwards."""
     if postgres_url is None:
         yield f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
         return

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, backend_database, demo_hub
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -30,12 +22,8 @@ def database_url(
 @pytest.fixture(scope="session")
 def hub(database_url: str) -> Iterator[RunningHub]:
     """The demo city, served over HTTP on loopback, shared by every test of the session."""
-    port = free_port()
-    settings = hub_settings(database_url, port)
-    city = prepare_database(settings)
-    with ExitStack() as stack:
-        stack.enter_context(serve_in_thread(settings, port))
-        yield RunningHub(url=settings.issuer, settings=settings, city=city)
+    with demo_hub(database_url) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,13 @@ import httpx
 import pytest
 import uvicorn
 from jose import jwt
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.app import create_app
 from sharing.clock import SystemClock
-from sharing.db import create_engine, create_sessionmaker, run_migrations
+from sharing.db import run_migrations
+from sharing.db import run_with_session as run_with_session  # tests import it from here
 from sharing.demo import DemoCity, load_demo_city
 from sharing.settings import Settings
 
@@ -158,20 +160,6 @@ class RunningHub:
         return run_with_session(self.settings, fn)
 
 
-def run_with_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``fn(session)`` on a fresh engine for ``settings``, in its own event loop."""
-
-    async def run() -> T:
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await fn(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
 def prepare_database(settings: Settings) -> DemoCity:
     """Migrate the database and load the demo city."""
     run_migrations(settings)
@@ -197,9 +185,14 @@ def backend_database(backend: str, folder: Path) -> Iterator[str]:
 @contextmanager
 def serve_in_thread(settings: Settings, port: int) -> Iterator[None]:
     """Serve ``create_app(settings)`` with uvicorn on a background thread."""
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    with serve_app(create_app(settings), port):
+        yield
+
+
+@contextmanager
+def serve_app(app: Litestar, port: int) -> Iterator[None]:
+    """Serve ``app`` with uvicorn on a background thread (for a test that holds the app)."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"hub-{port}", daemon=True)
     thread.start()
@@ -213,3 +206,22 @@ def serve_in_thread(settings: Settings, port: int) -> Iterator[None]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def demo_hub(database_url: str, **overrides: Any) -> Iterator[RunningHub]:
+    """The demo city on ``database_url`` (migrated and loaded here), served on a free
+    loopback port; ``overrides`` are settings."""
+    port = free_port()
+    settings = hub_settings(database_url, port, **overrides)
+    city = prepare_database(settings)
+    with serve_in_thread(settings, port):
+        yield RunningHub(url=settings.issuer, settings=settings, city=city)
+
+
+@contextmanager
+def private_hub(backend: str, folder: Path, **overrides: Any) -> Iterator[RunningHub]:
+    """A hub of its own, on a fresh ``backend`` database in ``folder``: for tests that break
+    or rewrite rows the session's shared hub must keep."""
+    with backend_database(backend, folder) as url, demo_hub(url, **overrides) as hub:
+        yield hub

@@ -22,15 +22,15 @@ from sharing.audit.bundle import (
     ARCHIVED_ACTION,
     ExportError,
     ExportSummary,
+    archived_ranges,
     checkpoint_size_or_latest,
     export_bundle,
+    log_keys,
 )
-from sharing.audit.checkpoints import CHECKPOINT_KEY
 from sharing.audit.models import (
     AuditArchive,
     AuditEvent,
     AuditEventCamera,
-    AuditLogKey,
     AuditOpening,
 )
 from sharing.audit.service import record
@@ -42,7 +42,6 @@ _EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 _CAMERAS: Table = AuditEventCamera.__table__  # type: ignore[attr-defined]
 _OPENINGS: Table = AuditOpening.__table__  # type: ignore[attr-defined]
 _ARCHIVES: Table = AuditArchive.__table__  # type: ignore[attr-defined]
-_KEYS: Table = AuditLogKey.__table__  # type: ignore[attr-defined]
 
 
 class ArchiveError(ExportError):
@@ -82,12 +81,8 @@ async def archive_range(
     if through <= first:
         raise ArchiveError(f"events below {first} are already archived; choose a later size")
     summary = await export_bundle(session, output, clock, through=through, events_from=first)
-    log_keys = list(
-        (
-            await session.execute(select(_KEYS.c.vkey).where(_KEYS.c.purpose == CHECKPOINT_KEY))
-        ).scalars()
-    )
-    report = await asyncio.to_thread(verify_bundle, output, log_keys=log_keys)
+    keys = [vkey for vkey, _, _ in await log_keys(session)]
+    report = await asyncio.to_thread(verify_bundle, output, log_keys=keys)
     if not report.ok:
         raise ArchiveError(
             f"the archive bundle {output} does not verify, so nothing was pruned: "
@@ -106,14 +101,10 @@ async def _prune(
     end = summary.tree_size
     now = clock.now()
     archive_id = uuid.uuid4()
-    earlier = (
-        await session.execute(
-            select(
-                _ARCHIVES.c.first_event_id, _ARCHIVES.c.end_event_id, _ARCHIVES.c.bundle_sha256
-            ).order_by(_ARCHIVES.c.first_event_id)
-        )
-    ).all()
-    archived = [[int(f), int(e), str(sha)] for f, e, sha in earlier]
+    archived = [
+        [row["first_event_id"], row["end_event_id"], row["bundle_sha256"]]
+        for row in await archived_ranges(session, first)
+    ]
     archived.append([first, end, summary.bundle_sha256])
     record(
         session,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit.archive import ArchiveResult, archive_range
 from sharing.audit.bundle import ExportError
 from sharing.audit.export_command import describe
 from sharing.clock import SystemClock
-from sharing.db import create_engine, create_sessionmaker
+from sharing.db import run_with_session
 from sharing.settings import Settings
 
 HELP = "archive events up to a signed checkpoint into a verified bundle (--prune deletes them)"
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        result = asyncio.run(_archive(settings, args))
+        result = run_with_session(settings, lambda session: _archive(session, args))
     except ExportError as exc:
         print(f"sharing audit archive: {exc}", file=sys.stderr)
         return 1
@@ -55,17 +56,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _archive(settings: Settings, args: argparse.Namespace) -> ArchiveResult:
-    engine = create_engine(settings)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            return await archive_range(
-                session,
-                SystemClock(),
-                args.output,
-                through=args.through,
-                prune=args.prune,
-                location=args.location,
-            )
-    finally:
-        await engine.dispose()
+async def _archive(session: AsyncSession, args: argparse.Namespace) -> ArchiveResult:
+    return await archive_range(
+        session,
+        SystemClock(),
+        args.output,
+        through=args.through,
+        prune=args.prune,
+        location=args.location,
+    )

@@ -181,7 +181,7 @@ async def export_bundle(
         )
         hashes[KEYS] = _write_json(partial / KEYS, await _keys(session))
         # Read last: a range archived while this export ran is then listed, not missing.
-        archives = await _archives(session, tree_size)
+        archives = await archived_ranges(session, tree_size)
         hashes[ARCHIVES] = _write_json(partial / ARCHIVES, archives)
         manifest = {
             "format": FORMAT,
@@ -315,12 +315,19 @@ async def _write_checkpoints(session: AsyncSession, path: Path, tree_size: int) 
     return out.close(), count
 
 
-async def _keys(session: AsyncSession) -> dict[str, object]:
-    log_keys = await session.execute(
+async def log_keys(session: AsyncSession) -> list[tuple[str, datetime, datetime | None]]:
+    """The keys the log signed checkpoints with, retired ones too, oldest first: each one's
+    vkey, creation and retirement."""
+    query = (
         select(_KEYS.c.vkey, _KEYS.c.created_at, _KEYS.c.retired_at)
         .where(_KEYS.c.purpose == CHECKPOINT_KEY)
         .order_by(_KEYS.c.created_at)
     )
+    rows = (await session.execute(query)).all()
+    return [(str(vkey), created, retired) for vkey, created, retired in rows]
+
+
+async def _keys(session: AsyncSession) -> dict[str, object]:
     witnesses = await session.execute(
         select(
             _WITNESSES.c.name, _WITNESSES.c.vkey, _WITNESSES.c.added_at, _WITNESSES.c.removed_at
@@ -329,7 +336,7 @@ async def _keys(session: AsyncSession) -> dict[str, object]:
     return {
         "log": [
             {"vkey": vkey, "created_at": _when(created), "retired_at": _when(retired)}
-            for vkey, created, retired in log_keys.all()
+            for vkey, created, retired in await log_keys(session)
         ],
         "witnesses": [
             {"name": name, "vkey": vkey, "added_at": _when(added), "removed_at": _when(removed)}
@@ -338,7 +345,9 @@ async def _keys(session: AsyncSession) -> dict[str, object]:
     }
 
 
-async def _archives(session: AsyncSession, tree_size: int) -> list[dict[str, object]]:
+async def archived_ranges(session: AsyncSession, tree_size: int) -> list[dict[str, Any]]:
+    """The ranges archived (and pruned) up to ``tree_size``, oldest first, as
+    ``archives.json`` lists them."""
     query = (
         select(_ARCHIVES)
         .where(_ARCHIVES.c.end_event_id <= tree_size)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit.checkpoints import sign_checkpoint
 from sharing.clock import SystemClock
-from sharing.db import create_engine, create_sessionmaker
+from sharing.db import run_with_session
 from sharing.settings import Settings
 
 HELP = "sign a checkpoint of the audit log now (if it grew) and print the signed note"
@@ -19,16 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(settings: Settings, _args: argparse.Namespace) -> int:
-    async def sign() -> str | None:
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                checkpoint = await sign_checkpoint(session, settings, SystemClock())
-                return checkpoint.note if checkpoint else None
-        finally:
-            await engine.dispose()
+    async def sign(session: AsyncSession) -> str | None:
+        checkpoint = await sign_checkpoint(session, settings, SystemClock())
+        return checkpoint.note if checkpoint else None
 
-    note = asyncio.run(sign())
+    note = run_with_session(settings, sign)
     if note is None:
         print("the audit log is empty: nothing to sign", file=sys.stderr)
         return 1

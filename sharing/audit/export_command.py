@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit.bundle import ExportError, ExportSummary, export_bundle
 from sharing.audit.checkpoints import sign_checkpoint
 from sharing.clock import SystemClock
-from sharing.db import create_engine, create_sessionmaker
+from sharing.db import run_with_session
 from sharing.settings import Settings
 
 HELP = "export the audit log up to a signed checkpoint as a bundle for `sharing audit verify`"
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        summary = asyncio.run(_export(settings, args))
+        summary = run_with_session(settings, lambda session: _export(session, settings, args))
     except ExportError as exc:
         print(f"sharing audit export: {exc}", file=sys.stderr)
         return 1
@@ -65,13 +66,10 @@ def describe(summary: ExportSummary) -> str:
     )
 
 
-async def _export(settings: Settings, args: argparse.Namespace) -> ExportSummary:
-    engine = create_engine(settings)
+async def _export(
+    session: AsyncSession, settings: Settings, args: argparse.Namespace
+) -> ExportSummary:
     clock = SystemClock()
-    try:
-        async with create_sessionmaker(engine)() as session:
-            if args.sign_checkpoint:
-                await sign_checkpoint(session, settings, clock)
-            return await export_bundle(session, args.output, clock, through=args.through)
-    finally:
-        await engine.dispose()
+    if args.sign_checkpoint:
+        await sign_checkpoint(session, settings, clock)
+    return await export_bundle(session, args.output, clock, through=args.through)

@@ -153,7 +153,9 @@ class AuditLogController(Controller):
         "latest, signed now if the event is newer. Returns the leaf hash and the checkpoint's "
         "note too. Needs `audit:read`, and the event must be one the caller may see: the "
         "hub's operator and auditors see all, a party those it caused and those concerning "
-        "its cameras; others get 404.",
+        "its cameras; others get 404. An archived event (`sharing audit archive --prune`) is "
+        "still proven from the tree, with `archived` true and no content, to those who see "
+        "all; see docs/audit-verification.md.",
         responses=problem_responses(401, 403, 404, 422),
     )
     async def inclusion(

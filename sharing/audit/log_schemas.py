@@ -91,6 +91,11 @@ class InclusionProof(BaseModel):
     inclusion_path: list[str] = Field(description="Base64 hashes, bottom first.")
     leaf_hash: str = Field(description="Base64 SHA-256(0x00 || leaf bytes) of the event.")
     checkpoint: str = Field(description="The signed note of `tree_size`, cosignatures included.")
+    archived: bool = Field(
+        default=False,
+        description="The event was archived (`sharing audit archive --prune`): its row is in an "
+        "archive bundle, its leaf and this proof are still served, to those who read every event.",
+    )
 
 
 class ConsistencyProof(BaseModel):

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from sharing.audit import proofs
+from sharing.audit.archive import archived_through
 from sharing.audit.checkpoints import (
     CHECKPOINT_KEY,
     WITNESS_KEY,
@@ -125,14 +127,37 @@ async def list_checkpoints(
 async def checkpoint_text(session: AsyncSession, tree_size: int | None) -> str:
     """The signed note of checkpoint ``tree_size`` (the latest when None) with every stored
     cosignature line appended: the C2SP form witnesses and verifiers parse."""
-    checkpoint = (
-        await latest_checkpoint(session)
-        if tree_size is None
-        else await session.get(AuditCheckpoint, tree_size)
-    )
-    if checkpoint is None:
+    found = await signed_note(session, tree_size)
+    if found is None:
         raise NotFound(_no_checkpoint(tree_size))
-    return await with_cosignatures(session, checkpoint)
+    return found[1]
+
+
+async def signed_note(session: AsyncSession, tree_size: int | None) -> tuple[int, str] | None:
+    """The size and cosigned note of checkpoint ``tree_size`` (the latest when None), or
+    None if there is none: the checkpoint and its cosignatures in one query."""
+    size = (
+        select(func.max(col(AuditCheckpoint.tree_size))).scalar_subquery()
+        if tree_size is None
+        else tree_size
+    )
+    query = (
+        select(
+            col(AuditCheckpoint.tree_size),
+            col(AuditCheckpoint.note),
+            col(AuditCosignature.signature_line),
+        )
+        .outerjoin(
+            AuditCosignature, col(AuditCosignature.tree_size) == col(AuditCheckpoint.tree_size)
+        )
+        .where(col(AuditCheckpoint.tree_size) == size)
+        .order_by(col(AuditCosignature.cosigned_at), col(AuditCosignature.witness_id))
+    )
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return None
+    lines = "".join(line for _, _, line in rows if line is not None)
+    return int(rows[0][0]), rows[0][1] + lines
 
 
 async def with_cosignatures(session: AsyncSession, checkpoint: AuditCheckpoint) -> str:
@@ -179,54 +204,71 @@ async def inclusion_proof(
     tree_size: int | None,
 ) -> InclusionProof:
     """Prove event ``event_id`` is leaf ``event_id`` of checkpoint ``tree_size`` (the
-    latest, signed now if the event is newer). Only for callers who may see the event."""
+    latest, signed now if the event is newer). Only for callers who may see the event; an
+    archived event's leaf only for those who read everything (see docs/audit-verification.md)."""
     principal.require(Scope.AUDIT_READ)
-    event = await session.get(AuditEvent, event_id)
-    if event is None or not await may_see_event(session, principal, event):
-        raise NotFound(f"no audit event {event_id}")
-    checkpoint = await _checkpoint_covering(session, settings, clock, event_id, tree_size)
-    leaf = await proofs.leaf_hash_at(session, event_id)
+    archived = await _archived_if_provable(session, principal, event_id)
+    size, note = await _checkpoint_covering(session, settings, clock, event_id, tree_size)
+    leaf, path = await proofs.leaf_and_inclusion_path(session, event_id, size)
     if leaf is None:  # an event without its leaf: the tree in the database was damaged
         raise Conflict(f"the log holds no leaf for event {event_id}")
-    path = await proofs.inclusion_path(session, event_id, checkpoint.tree_size)
     return InclusionProof(
         log_id=settings.log_origin,
-        tree_size=checkpoint.tree_size,
+        tree_size=size,
         leaf_index=event_id,
         inclusion_path=[b64(digest) for digest in path],
         leaf_hash=b64(leaf),
-        checkpoint=await with_cosignatures(session, checkpoint),
+        checkpoint=note,
+        archived=archived,
     )
+
+
+async def _archived_if_provable(session: AsyncSession, principal: Principal, event_id: int) -> bool:
+    """NotFound unless the caller may have event ``event_id``'s proof; then whether the event
+    is archived. What decides is read in one query, as proofs are asked for often."""
+    facts = select(
+        exists().where(col(AuditEvent.id) == event_id),
+        select(col(AuditEvent.actor_party_id))
+        .where(col(AuditEvent.id) == event_id)
+        .scalar_subquery(),
+        _party_kind(principal).scalar_subquery(),
+    )
+    stored, actor_party_id, kind = (await session.execute(facts)).one()
+    everything = _reads_everything(principal, kind)
+    if stored:
+        if everything or actor_party_id == str(principal.party_id):
+            return False
+        if await _concerns_cameras_of(session, principal, event_id):
+            return False
+    elif everything and event_id < await archived_through(session):
+        return True
+    raise NotFound(f"no audit event {event_id}")
 
 
 async def _checkpoint_covering(
     session: AsyncSession, settings: Settings, clock: Clock, event_id: int, tree_size: int | None
-) -> AuditCheckpoint:
+) -> tuple[int, str]:
     if tree_size is None:
-        latest = await latest_checkpoint(session)
-        if latest is None or latest.tree_size <= event_id:
-            latest = await sign_checkpoint(session, settings, clock)
-        assert latest is not None  # the event is committed, so the log is not empty
-        return latest
+        latest = await signed_note(session, None)
+        if latest is not None and latest[0] > event_id:
+            return latest
+        signed = await sign_checkpoint(session, settings, clock)
+        assert signed is not None  # the event is committed, so the log is not empty
+        return signed.tree_size, await with_cosignatures(session, signed)
     if tree_size <= event_id:
         raise InvalidInput(
             "tree_size", f"event {event_id} is only in trees of {event_id + 1} leaves or more"
         )
-    checkpoint = await session.get(AuditCheckpoint, tree_size)
-    if checkpoint is None:
+    found = await signed_note(session, tree_size)
+    if found is None:
         raise NotFound(_no_checkpoint(tree_size))
-    return checkpoint
+    return found
 
 
-async def may_see_event(session: AsyncSession, principal: Principal, event: AuditEvent) -> bool:
-    """The hub's operator and auditors see every event; a party sees the events it caused
-    and those that concern its cameras."""
-    if event.actor_party_id == str(principal.party_id) or await reads_everything(
-        session, principal
-    ):
-        return True
+async def _concerns_cameras_of(session: AsyncSession, principal: Principal, event_id: int) -> bool:
+    """Whether the event concerns a camera the caller's party owns."""
     linked = select(col(AuditEventCamera.camera_id)).where(
-        col(AuditEventCamera.event_id) == event.id
+        col(AuditEventCamera.event_id) == event_id
     )
     camera_ids = [_uuid(text) for text in (await session.execute(linked)).scalars()]
     owned = select(col(Camera.id)).where(
@@ -249,8 +291,15 @@ async def reads_everything(session: AsyncSession, principal: Principal) -> bool:
     party (kind ``command_center``, e.g. its inspectorate)."""
     if principal.is_registry_admin:
         return True
-    kind = await session.scalar(select(col(Party.kind)).where(col(Party.id) == principal.party_id))
-    return kind == PartyKind.COMMAND_CENTER
+    return _reads_everything(principal, await session.scalar(_party_kind(principal)))
+
+
+def _party_kind(principal: Principal) -> Select[Any]:
+    return select(col(Party.kind)).where(col(Party.id) == principal.party_id)
+
+
+def _reads_everything(principal: Principal, party_kind: object) -> bool:
+    return principal.is_registry_admin or party_kind == PartyKind.COMMAND_CENTER
 
 
 async def consistency_proof(

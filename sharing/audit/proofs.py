@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table, and_, or_, select
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select, Table, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit import merkle
@@ -16,6 +19,16 @@ async def inclusion_path(session: AsyncSession, index: int, tree_size: int) -> l
     The caller checks that ``tree_size`` is a size the log has reached."""
     ranges = merkle.inclusion_ranges(index, tree_size)
     return merkle.range_hashes(ranges, await _nodes(session, merkle.needed_nodes(ranges)))
+
+
+async def leaf_and_inclusion_path(
+    session: AsyncSession, index: int, tree_size: int
+) -> tuple[bytes | None, list[bytes]]:
+    """The stored hash of leaf ``index`` and its inclusion path in the tree of ``tree_size``
+    leaves, read in one query (None for the leaf if its node is missing)."""
+    ranges = merkle.inclusion_ranges(index, tree_size)
+    nodes = await _nodes(session, merkle.needed_nodes(ranges) | {(0, index)})
+    return nodes.get((0, index)), merkle.range_hashes(ranges, nodes)
 
 
 async def consistency_path(session: AsyncSession, old_size: int, new_size: int) -> list[bytes]:
@@ -42,15 +55,26 @@ async def root_at(session: AsyncSession, tree_size: int) -> bytes:
 async def _nodes(session: AsyncSession, wanted: set[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
     if not wanted:
         return {}
+    params: dict[str, int] = {}
+    for n, (level, index) in enumerate(sorted(wanted)):
+        params[f"level_{n}"], params[f"idx_{n}"] = level, index
+    rows = (await session.execute(_nodes_query(len(wanted)), params)).all()
+    return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+
+
+@lru_cache(maxsize=256)
+def _nodes_query(count: int) -> Select[Any]:
+    """The query for ``count`` nodes, built once per count: building the expression anew
+    for every proof was a good part of a proof's time."""
     # One primary-key lookup per node: SQLite answers a row-value IN by scanning the whole
     # table (millions of nodes), but an OR of equalities by searching the key for each.
-    query = select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
+    return select(_NODES.c.level, _NODES.c.idx, _NODES.c.hash).where(
         or_(
             *(
-                and_(_NODES.c.level == level, _NODES.c.idx == index)
-                for level, index in sorted(wanted)
+                and_(
+                    _NODES.c.level == bindparam(f"level_{n}"), _NODES.c.idx == bindparam(f"idx_{n}")
+                )
+                for n in range(count)
             )
         )
     )
-    rows = (await session.execute(query)).all()
-    return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}

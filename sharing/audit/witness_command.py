@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sharing.audit.witnessing import WitnessResult, witness_log
 from sharing.clock import SystemClock
-from sharing.db import create_engine, create_sessionmaker
+from sharing.db import run_with_session
 from sharing.errors import DomainError
 from sharing.settings import Settings
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
-        result = asyncio.run(_witness(settings, args.log, args.log_key))
+        result = run_with_session(settings, lambda session: _witness(session, settings, args))
     except DomainError as exc:
         print(f"not cosigned: {exc.detail}", file=sys.stderr)
         return 1
@@ -49,15 +49,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _witness(settings: Settings, url: str, log_key: str | None) -> WitnessResult:
-    engine = create_engine(settings)
-    try:
-        async with (
-            httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http,
-            create_sessionmaker(engine)() as session,
-        ):
-            return await witness_log(
-                session, http, url=url, settings=settings, clock=SystemClock(), log_vkey=log_key
-            )
-    finally:
-        await engine.dispose()
+async def _witness(
+    session: AsyncSession, settings: Settings, args: argparse.Namespace
+) -> WitnessResult:
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as http:
+        return await witness_log(
+            session,
+            http,
+            url=args.log,
+            settings=settings,
+            clock=SystemClock(),
+            log_vkey=args.log_key,
+        )

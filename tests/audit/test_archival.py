@@ -3,6 +3,7 @@ record; the tree keeps their leaves, so proofs and later bundles still verify.""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -34,14 +35,7 @@ from sharing.audit.proofs import inclusion_path
 from sharing.audit.verify import VerificationReport, verify_bundle
 from sharing.cli import main
 from sharing.clock import SystemClock
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, private_hub
 
 EVENTS_TABLE: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 CAMERA_LINKS: Table = AuditEventCamera.__table__  # type: ignore[attr-defined]
@@ -54,12 +48,9 @@ def archive_hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningHub]:
     """A hub of its own: archiving deletes rows other tests would look for."""
-    with backend_database(request.param, tmp_path_factory.mktemp("archive")) as url:
-        port = free_port()
-        settings = hub_settings(url, port, checkpoint_interval_seconds=3600)
-        city = prepare_database(settings)
-        with serve_in_thread(settings, port):
-            yield RunningHub(url=settings.issuer, settings=settings, city=city)
+    folder = tmp_path_factory.mktemp("archive")
+    with private_hub(request.param, folder, checkpoint_interval_seconds=3600) as hub:
+        yield hub
 
 
 @pytest.fixture
@@ -379,3 +370,58 @@ def test_rows_deleted_under_a_forged_archive_row_are_reported_missing(
     assert json.loads((tmp_path / "bundle" / "archives.json").read_text())[-1]["location"] == (
         "nowhere"
     )
+
+
+def test_an_archived_event_is_still_proven_over_http_to_those_who_read_everything(
+    archive_hub: RunningHub, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    use_the_hub(archive_hub)
+    size = sign(archive_hub)
+    owner_sees = owners_event(archive_hub, size)
+    bundle = tmp_path / "archive"
+
+    assert (
+        main(["audit", "archive", "--through", str(size), "--output", str(bundle), "--prune"]) == 0
+    )
+
+    assert events_in(archive_hub, owner_sees, owner_sees + 1) == 0
+    with archive_hub.client("auditor") as auditor:
+        response = auditor.get(f"/audit/events/{owner_sees}/inclusion", params={"tree_size": size})
+        latest = auditor.get(f"/audit/events/{owner_sees}/inclusion")
+        live = auditor.get(f"/audit/events/{size}/inclusion")
+    assert response.status_code == 200, response.text
+    proof = response.json()
+    assert proof["archived"] is True
+    line = next(
+        line
+        for line in (bundle / EVENTS).read_bytes().splitlines()
+        if line.startswith(b"%d " % owner_sees)
+    )
+    leaf = merkle.leaf_hash(line.partition(b" ")[2])
+    assert base64.b64decode(proof["leaf_hash"]) == leaf
+    root = Checkpoint.parse_body(SignedNote.parse(proof["checkpoint"]).body).root
+    path = [base64.b64decode(digest) for digest in proof["inclusion_path"]]
+    assert merkle.verify_inclusion(leaf, owner_sees, size, path, root)
+    assert latest.status_code == 200
+    assert latest.json()["archived"] is True
+    assert live.status_code == 200
+    assert live.json()["archived"] is False
+    # Whether a party may see an event cannot be told once its row is gone.
+    with archive_hub.client("sinar_owner") as owner:
+        assert owner.get(f"/audit/events/{owner_sees}/inclusion").status_code == 404
+
+
+def owners_event(hub: RunningHub, size: int) -> int:
+    """An event below ``size`` that the owner of ``sinar_front`` is shown a proof of: the
+    police's request for it."""
+    police_party = str(hub.city.parties["polrestabes"])
+    first = hub.query(archived_through)
+    with hub.client("auditor") as auditor, hub.client("sinar_owner") as owner:
+        page = auditor.get("/audit/events", params={"after": first - 1, "limit": 1000}).json()
+        return next(
+            int(event["id"])
+            for event in page["items"]
+            if event["actor_party_id"] == police_party
+            and event["id"] < size
+            and owner.get(f"/audit/events/{event['id']}/inclusion").status_code == 200
+        )

@@ -45,14 +45,7 @@ from sharing.audit.verify_events import canonical_json_object
 from sharing.cli import main
 from sharing.clock import SystemClock
 from tests.access.town import build_town
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, private_hub
 
 EVENTS_TABLE: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 NODES: Table = MerkleNode.__table__  # type: ignore[attr-defined]
@@ -66,14 +59,10 @@ def log_hub(
     """A hub of its own (these tests rewrite its database), with a log built by using it:
     consents granted and revoked, footage and live requests allowed and refused, and
     checkpoints signed along the way."""
-    with backend_database(request.param, tmp_path_factory.mktemp("log")) as url:
-        port = free_port()
-        settings = hub_settings(url, port, checkpoint_interval_seconds=3600)
-        city = prepare_database(settings)
-        with serve_in_thread(settings, port):
-            hub = RunningHub(url=settings.issuer, settings=settings, city=city)
-            use_the_hub(hub)
-            yield hub
+    folder = tmp_path_factory.mktemp("log")
+    with private_hub(request.param, folder, checkpoint_interval_seconds=3600) as hub:
+        use_the_hub(hub)
+        yield hub
 
 
 def use_the_hub(hub: RunningHub) -> None:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import rfc8785
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
-from litestar import Litestar
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,7 +38,7 @@ from sharing.audit.service import record
 from sharing.db import create_engine, run_migrations
 from sharing.principal import Actor
 from sharing.settings import Settings
-from tests.hubprocess import backend_database, free_port, hub_settings
+from tests.hubprocess import backend_database, free_port, hub_settings, serve_app
 
 TESTER = Actor.system("log-test")
 CAMERA = "0b7f4a3e-2a51-4c1e-9d1e-6f0c5a9e2b11"
@@ -319,32 +316,13 @@ class ServedLog:
     commits: CommitCounter
 
 
-@contextmanager
-def serve(app: Litestar, port: int) -> Iterator[None]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name=f"log-hub-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test hub did not start")
-        time.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def served_log(log_database: LogDatabase) -> Iterator[ServedLog]:
     app = create_app(log_database.settings)
     hub: Hub = app.state["hub"]
     commits = CommitCounter()
     event.listen(hub.engine.sync_engine, "commit", commits)
-    with serve(app, log_database.port):
+    with serve_app(app, log_database.port):
         yield ServedLog(log_database.settings.issuer, log_database.settings, commits)
 
 

@@ -32,14 +32,7 @@ from sharing.audit.witnessing import WitnessRefused, WitnessResult, witness_log
 from sharing.clock import SystemClock
 from sharing.errors import InvalidInput, PeerFailed
 from tests.audit.test_checkpoints_and_proofs import add_event, assert_problem, sign_now
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, free_port, private_hub
 
 _NODES: Table = MerkleNode.__table__  # type: ignore[attr-defined]
 
@@ -58,12 +51,8 @@ def two_hubs(backend: str, folder: Path, interval: float = 3600) -> Iterator[Two
         running = []
         for name in ("city", "polda"):
             (folder / name).mkdir()
-            url = stack.enter_context(backend_database(backend, folder / name))
-            port = free_port()
-            settings = hub_settings(url, port, checkpoint_interval_seconds=interval)
-            demo = prepare_database(settings)
-            stack.enter_context(serve_in_thread(settings, port))
-            running.append(RunningHub(url=settings.issuer, settings=settings, city=demo))
+            hub = private_hub(backend, folder / name, checkpoint_interval_seconds=interval)
+            running.append(stack.enter_context(hub))
         yield TwoHubs(*running)
 
 

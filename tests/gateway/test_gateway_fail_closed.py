@@ -12,14 +12,7 @@ from sqlmodel import col
 from sharing.audit.models import AuditEvent, AuditLogHead
 from tests.access.test_access_requests import footage_request
 from tests.gateway.test_gateway_check import check, mint
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, private_hub
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -27,12 +20,8 @@ def own_hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningHub]:
     """A hub of its own: these tests break its audit log for a while."""
-    with backend_database(request.param, tmp_path_factory.mktemp("fail-closed")) as url:
-        port = free_port()
-        settings = hub_settings(url, port)
-        city = prepare_database(settings)
-        with serve_in_thread(settings, port):
-            yield RunningHub(url=settings.issuer, settings=settings, city=city)
+    with private_hub(request.param, tmp_path_factory.mktemp("fail-closed")) as hub:
+        yield hub
 
 
 async def _take_head(session: AsyncSession) -> Row[tuple[int, int, bytes, bytes]]:

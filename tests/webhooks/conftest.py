@@ -7,14 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.hubprocess import (
-    RunningHub,
-    backend_database,
-    free_port,
-    hub_settings,
-    prepare_database,
-    serve_in_thread,
-)
+from tests.hubprocess import RunningHub, backend_database, demo_hub
 
 MAX_ATTEMPTS = 3
 QUIET_INTERVAL_SECONDS = 86_400.0
@@ -31,14 +24,10 @@ def quiet_hub(
 
 
 def _serve(database_url: str) -> Iterator[RunningHub]:
-    port = free_port()
-    settings = hub_settings(
+    with demo_hub(
         database_url,
-        port,
         webhook_max_attempts=MAX_ATTEMPTS,
         webhook_timeout_seconds=5.0,
         sweep_interval_seconds=QUIET_INTERVAL_SECONDS,
-    )
-    city = prepare_database(settings)
-    with serve_in_thread(settings, port):
-        yield RunningHub(url=settings.issuer, settings=settings, city=city)
+    ) as hub:
+        yield hub
