@@ -61,8 +61,8 @@ def consent_failures(
     def fail(code: str, message: str, rule: str) -> None:
         failures.append(Reason(code, message, camera_id, consent.id, rule))
 
-    _check_consent_state(consent, now, fail)
-    _check_agreement(request, consent, agreement, template, now, fail)
+    check_consent_state(consent, now, fail)
+    check_agreement(request, consent, agreement, template, now, fail)
     _check_mode_and_purpose(request, consent, template, fail)
     _check_hours_and_days(consent, now, fail)
     if template is not None:
@@ -72,7 +72,8 @@ def consent_failures(
     return failures
 
 
-def _check_consent_state(consent: ConsentFacts, now: datetime, fail: _Fail) -> None:
+def check_consent_state(consent: ConsentFacts, now: datetime, fail: _Fail) -> None:
+    """Report through ``fail`` if the consent is revoked, superseded or outside its validity."""
     name = f"Consent {consent.id} (version {consent.version})"
     if consent.status == ConsentStatus.REVOKED:
         fail("consent_revoked", f"{name} was revoked by the camera's owner.", "consent.status")
@@ -99,7 +100,7 @@ def _check_consent_state(consent: ConsentFacts, now: datetime, fail: _Fail) -> N
         )
 
 
-def _check_agreement(
+def check_agreement(
     request: RequestFacts,
     consent: ConsentFacts,
     agreement: AgreementFacts | None,
@@ -107,6 +108,7 @@ def _check_agreement(
     now: datetime,
     fail: _Fail,
 ) -> None:
+    """Report through ``fail`` if the consent's agreement or template does not stand."""
     if agreement is None:
         fail(
             "agreement_not_active",

@@ -92,12 +92,12 @@ async def decision_inputs(
         ).scalars()
     )
     listed = await consent_cameras(session, [c.id for c in consents], among=wanted)
-    agreements = await _agreement_facts(
+    agreements = await agreement_facts(
         session, {c.agreement_id for c in consents}, requester_party_id, ancestors
     )
     return DecisionInputs(
         cameras,
-        [_consent_facts(c, frozenset(listed[c.id])) for c in consents],
+        [consent_facts(c, frozenset(listed[c.id])) for c in consents],
         agreements,
         ancestors,
     )
@@ -109,7 +109,7 @@ async def requester_ancestors(session: AsyncSession, party_id: UUID) -> frozense
     return frozenset(rows.scalars()) - {party_id}
 
 
-def _granted_to() -> ColumnElement[bool]:
+def granted_to_requester() -> ColumnElement[bool]:
     """Consents whose grantee scope may reach the ``requester`` (the decision makes sure)."""
     grantee = col(Consent.grantee_party_id)
     return or_(
@@ -144,7 +144,7 @@ _ANCESTORS = _ancestors_query()
 _CANDIDATE_CONSENTS = select(Consent).where(
     col(Consent.grantor_party_id).in_(bindparam("owners", expanding=True)),
     col(Consent.status) != ConsentStatus.SUPERSEDED,
-    _granted_to(),
+    granted_to_requester(),
     or_(
         col(Consent.camera_selector) == CameraSelector.ALL,
         and_(
@@ -211,12 +211,13 @@ async def _camera_facts(
     }
 
 
-async def _agreement_facts(
+async def agreement_facts(
     session: AsyncSession,
     agreement_ids: set[UUID],
     requester_party_id: UUID,
     ancestors: frozenset[UUID],
 ) -> dict[UUID, AgreementFacts]:
+    """The facts of ``agreement_ids`` as seen by the requester (and its ancestors)."""
     rows = await session.execute(
         _AGREEMENT_FACTS,
         {
@@ -246,7 +247,8 @@ async def _agreement_facts(
     }
 
 
-def _consent_facts(consent: Consent, camera_ids: frozenset[UUID]) -> ConsentFacts:
+def consent_facts(consent: Consent, camera_ids: frozenset[UUID]) -> ConsentFacts:
+    """The decision's view of a consent row and the cameras it lists."""
     return ConsentFacts(
         id=consent.id,
         version=consent.version,

@@ -140,7 +140,7 @@ def _decide_camera(
     candidates = [
         consent
         for consent in by_grantor.get(camera.owner_party_id, ())
-        if _reaches(consent, request, agreements) and _covers(consent, camera)
+        if consent_reaches(consent, request, agreements) and consent_covers(consent, camera)
     ]
     if not candidates:
         return [
@@ -172,7 +172,7 @@ def _decide_camera(
     return waiting if waiting is not None else failures
 
 
-def _reaches(
+def consent_reaches(
     consent: ConsentFacts, request: RequestFacts, agreements: Mapping[UUID, AgreementFacts]
 ) -> bool:
     """Whether the consent's grantee scope includes the requester."""
@@ -190,7 +190,8 @@ def _reaches(
     )
 
 
-def _covers(consent: ConsentFacts, camera: CameraFacts) -> bool:
+def consent_covers(consent: ConsentFacts, camera: CameraFacts) -> bool:
+    """Whether the consent's camera selector takes in ``camera``."""
     if consent.camera_selector == CameraSelector.ALL:
         return True
     if consent.camera_selector == CameraSelector.TAG:
