@@ -38,6 +38,9 @@ from sharing.db import create_engine, create_sessionmaker, refresh_statistics, s
 from sharing.emergency.routes import EmergencyReviewController, EmergencySuspensionController
 from sharing.emergency.sweep import flag_overdue_reviews
 from sharing.errors import problem_handlers
+from sharing.federation.client import PeerClient
+from sharing.federation.routes import FederationController
+from sharing.federation.sync import run_sync_loop
 from sharing.gateway.routes import GatewayController
 from sharing.oauth.dependencies import provide_principal
 from sharing.oauth.keys import KeyRing
@@ -59,6 +62,13 @@ class Hub:
     keyring: KeyRing
     policies: PolicyLibrary
     audit_appender: AuditAppender
+    peer_client: PeerClient | None = None  # made in the lifespan, over its HTTP client
+
+    def require_peer_client(self) -> PeerClient:
+        """The client of peer hubs; only the lifespan makes it."""
+        if self.peer_client is None:
+            raise RuntimeError("the hub's lifespan has not started")
+        return self.peer_client
 
 
 @get("/health", summary="Liveness probe", tags=["operations"], security=[{}])
@@ -91,6 +101,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         refresher = asyncio.create_task(_follow_key_rotation(hub))
         # The one outbound HTTP client: webhook deliveries (and later peer hubs) share its pool.
         http = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+        hub.peer_client = PeerClient(http, settings=settings, keyring=hub.keyring, clock=hub.clock)
         workflow = [
             asyncio.create_task(
                 run_delivery_loop(hub.sessionmaker, http, clock=hub.clock, settings=settings)
@@ -100,6 +111,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             ),
             asyncio.create_task(run_checkpoint_loop(hub.sessionmaker, settings, hub.clock)),
             asyncio.create_task(run_witness_loop(hub.sessionmaker, http, settings, hub.clock)),
+            asyncio.create_task(run_sync_loop(hub.sessionmaker, hub.peer_client, settings)),
         ]
         expiry_sweep = asyncio.create_task(_expire_agreements(hub))
         review_sweep = asyncio.create_task(_flag_overdue_emergency_reviews(hub))
@@ -139,6 +151,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             AccessReportController,
             EmergencyReviewController,
             EmergencySuspensionController,
+            FederationController,
         ],
         dependencies={
             "session": Provide(provide_session),
@@ -150,6 +163,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
                 lambda: hub.audit_appender, use_cache=True, sync_to_thread=False
             ),
             "principal": Provide(provide_principal),
+            "peer_client": Provide(hub.require_peer_client, use_cache=True, sync_to_thread=False),
         },
         exception_handlers=problem_handlers,
         lifespan=[lifespan],

@@ -1,4 +1,4 @@
-"""The ``sharing`` command: serve, migrate, demo, keys, audit, openapi."""
+"""The ``sharing`` command: serve, migrate, demo, keys, audit, federation, openapi."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from sharing.audit.cli import add_audit_commands, run_audit_command
 from sharing.clock import SystemClock
 from sharing.db import create_engine, create_sessionmaker, run_migrations
+from sharing.federation.cli import add_federation_commands, run_federation_command
 from sharing.settings import Settings
 
 DEFAULT_CREDENTIALS = Path("var/demo-credentials.json")
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "keys": _keys,
         "audit": run_audit_command,
+        "federation": run_federation_command,
         "openapi": _openapi,
     }[args.command]
     return handler(settings, args)
@@ -56,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     keys_commands.add_parser("list", help="list signing keys and their status")
     add_audit_commands(commands)
+    add_federation_commands(commands)
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--output", type=Path, default=Path("openapi/openapi.json"))
     return parser

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sharing.audit.log import AuditAppender
 from sharing.clock import Clock
 from sharing.consent.templates import PolicyLibrary
+from sharing.federation.client import PeerClient
 from sharing.oauth.keys import KeyRing
 from sharing.principal import Principal
 from sharing.settings import Settings
@@ -41,3 +42,6 @@ PoliciesDep: TypeAlias = NamedDependency[PolicyLibrary]
 
 AuditAppenderDep: TypeAlias = NamedDependency[AuditAppender]
 """``audit_appender``: group commit for events that are a whole change (gateway verdicts)."""
+
+PeerClientDep: TypeAlias = NamedDependency[PeerClient]
+"""``peer_client``: this hub as a client of its peer hubs, over the one shared HTTP client."""

@@ -14,6 +14,7 @@ _DESCRIPTIONS = {
     404: "No such object, or one the caller may not know of.",
     409: "The change contradicts the object's state.",
     422: "A field's value is wrong; `errors` names each field and fault.",
+    502: "A peer hub could not be reached in time or answered nonsense (`peer-failed`).",
 }
 
 

@@ -130,9 +130,11 @@ async def open_request_audit(
     settings: Settings,
     incident: Mapping[str, object] | None,
     sealed_until: datetime | None = None,
+    origin_event: str | None = None,
 ) -> RequestAudit:
     """Record ``access_request.created`` with the request's context and commitments, and
-    keep the openings for the requesting party."""
+    keep the openings for the requesting party. ``origin_event`` names the event of a peer
+    hub that forwarded the request (``<issuer>#<event id>``); every event of it carries it."""
     party = await session.get(Party, request.requester_party_id)
     openings: dict[str, Opening] = {}
     if request.legal_basis:
@@ -158,6 +160,8 @@ async def open_request_audit(
         "disclosure": terms.model_dump(),
         "sealed_until": _iso(sealed_until),
     }
+    if origin_event is not None:
+        context["origin_event"] = origin_event
     audit = RequestAudit(request.id, officer, context, hides_officer)
     created = audit.record(
         session,

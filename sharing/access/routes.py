@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from sharing.access import pending, reads, service, tokens
@@ -28,11 +29,17 @@ from sharing.clock import as_utc
 from sharing.dependencies import (
     ClockDep,
     KeyRingDep,
+    PeerClientDep,
     PoliciesDep,
     PrincipalDep,
     SessionDep,
     SettingsDep,
 )
+from sharing.errors import problem_response
+from sharing.federation import forwarding
+from sharing.federation.exchange import accepted_origin_event
+from sharing.federation.forwarding import AUDIT_EVENT_HEADER, ORIGIN_EVENT_HEADER
+from sharing.oauth.dependencies import bearer_token
 from sharing.openapi import problem_responses
 
 _REQUEST_ID = "/{request_id:uuid}"
@@ -55,7 +62,11 @@ class AccessRequestController(Controller):
             "`/access-requests/{id}/token`. A refusal returns 403 `access-denied` with "
             "`reasons`: codes for programs, sentences for people. With `incident` and no "
             "`camera_ids`, the active cameras around the point are requested. "
-            "Needs scope `access:request`."
+            "Cameras of a peer hub (remote cameras, all of one peer) are forwarded to their "
+            "home hub, which decides; its answer is relayed unchanged with the headers "
+            "`Sharing-Home-Hub` and `Sharing-Home-Audit-Event` (502 `peer-failed` if it "
+            "does not answer). Answers carry `Sharing-Audit-Event`, the decision's audit "
+            "event id. Needs scope `access:request`."
         ),
         responses={
             HTTP_201_CREATED: ResponseSpec(
@@ -64,12 +75,13 @@ class AccessRequestController(Controller):
             HTTP_202_ACCEPTED: ResponseSpec(
                 AccessPending, description="Waiting for approvals.", generate_examples=False
             ),
-            **problem_responses(401, 403, 422),
+            **problem_responses(401, 403, 422, 502),
         },
         status_code=HTTP_201_CREATED,
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[AccessRequestCreate],
         session: SessionDep,
         principal: PrincipalDep,
@@ -77,17 +89,45 @@ class AccessRequestController(Controller):
         policies: PoliciesDep,
         keyring: KeyRingDep,
         settings: SettingsDep,
-    ) -> Response[AccessGranted | AccessPending]:
-        """Decide; on allow mint the token, on needs-approval open the approvals."""
-        outcome = await service.request_access(
-            session,
-            principal,
-            data,
-            clock=clock,
-            policies=policies,
-            keyring=keyring,
-            settings=settings,
-        )
+        peer_client: PeerClientDep,
+        origin_event: Annotated[
+            str | None,
+            HeaderParameter(
+                name=ORIGIN_EVENT_HEADER,
+                max_length=400,
+                description="Sent by a peer hub that forwards the request: '<its issuer>#"
+                "<its event id>'. Only with a token that hub obtained by token exchange.",
+            ),
+        ] = None,
+    ) -> Response[Any]:
+        """Forward to the cameras' home hub, or decide here: on allow mint the token, on
+        needs-approval open the approvals."""
+        home = await forwarding.home_peer_of(session, data.camera_ids)
+        if home is not None:
+            relayed = await forwarding.forward_request(
+                session,
+                principal,
+                await request.json(),
+                home,
+                subject_token=bearer_token(request) or "",
+                peers=peer_client,
+                clock=clock,
+            )
+            return _relay(relayed)
+        try:
+            outcome = await service.request_access(
+                session,
+                principal,
+                data,
+                clock=clock,
+                policies=policies,
+                keyring=keyring,
+                settings=settings,
+                origin_event=accepted_origin_event(origin_event, principal),
+            )
+        except service.RecordedDenial as denial:
+            return _denied(denial)
+        headers = _audit_event_header(outcome.audit_event_id)
         if isinstance(outcome, service.Pending):
             body: AccessGranted | AccessPending = AccessPending(
                 request_id=outcome.request.id,
@@ -95,9 +135,9 @@ class AccessRequestController(Controller):
                 approvals=[_awaited(task) for task in outcome.tasks],
                 explanation=outcome.decision.explanation(),
             )
-            return Response(body, status_code=HTTP_202_ACCEPTED)
+            return Response(body, status_code=HTTP_202_ACCEPTED, headers=headers)
         body = _granted(outcome.request, outcome.token, clock.now())
-        return Response(body, status_code=HTTP_201_CREATED)
+        return Response(body, status_code=HTTP_201_CREATED, headers=headers)
 
     @post(
         "/dry-run",
@@ -162,18 +202,38 @@ class AccessRequestController(Controller):
         summary="Read a request and the explanation of its decision",
         description='Answers "why was I refused?": the explanation names every rule, consent '
         "version and reason that decided it. Only the requesting party (and hub operators) "
-        "may read it; others get 404.",
-        responses=problem_responses(401, 404),
+        "may read it; others get 404. A request forwarded to a peer hub is read there "
+        "again and its answer relayed.",
+        responses={
+            200: ResponseSpec(
+                AccessRequestRead, description="The request.", generate_examples=False
+            ),
+            **problem_responses(401, 404, 502),
+        },
     )
     async def read(
         self,
+        request: Request[Any, Any, Any],
         request_id: FromPath[uuid.UUID],
         session: SessionDep,
         principal: PrincipalDep,
         clock: ClockDep,
-    ) -> AccessRequestRead:
-        """Read one request."""
-        return _read(await reads.get_access_request(session, principal, request_id), clock.now())
+        peer_client: PeerClientDep,
+    ) -> Response[Any]:
+        """Read one request, or relay its home hub's answer if it was forwarded."""
+        relayed = await forwarding.relay_forwarded(
+            session,
+            principal,
+            request_id,
+            "",
+            subject_token=bearer_token(request) or "",
+            peers=peer_client,
+            clock=clock,
+        )
+        if relayed is not None:
+            return _relay(relayed)
+        found = await reads.get_access_request(session, principal, request_id)
+        return Response(_read(found, clock.now()))
 
     @get(
         _REQUEST_ID + "/explanation",
@@ -210,23 +270,41 @@ class AccessRequestController(Controller):
         "(or when it was allowed at once), with the expiry set then: fetching never extends "
         "it. Only the requesting party may fetch it; a request that is not approved, or a "
         "token revoked or expired, is 409. Needs scope `access:request`. Audited as "
-        "`access_token.fetched`.",
-        responses=problem_responses(401, 403, 404, 409),
+        "`access_token.fetched`. For a forwarded request the home hub is asked again.",
+        responses={
+            200: ResponseSpec(
+                AccessGranted, description="The gateway token.", generate_examples=False
+            ),
+            **problem_responses(401, 403, 404, 409, 502),
+        },
     )
     async def token(
         self,
+        request: Request[Any, Any, Any],
         request_id: FromPath[uuid.UUID],
         session: SessionDep,
         principal: PrincipalDep,
         clock: ClockDep,
         keyring: KeyRingDep,
         settings: SettingsDep,
-    ) -> AccessGranted:
-        """Hand the token over."""
-        request, minted = await tokens.fetch_token(
+        peer_client: PeerClientDep,
+    ) -> Response[Any]:
+        """Hand the token over, or relay it from the home hub of a forwarded request."""
+        relayed = await forwarding.relay_forwarded(
+            session,
+            principal,
+            request_id,
+            "/token",
+            subject_token=bearer_token(request) or "",
+            peers=peer_client,
+            clock=clock,
+        )
+        if relayed is not None:
+            return _relay(relayed)
+        asked, minted = await tokens.fetch_token(
             session, principal, request_id, clock=clock, keyring=keyring, settings=settings
         )
-        return _granted(request, minted, clock.now())
+        return Response(_granted(asked, minted, clock.now()))
 
     @post(
         _REQUEST_ID + "/withdraw",
@@ -248,6 +326,29 @@ class AccessRequestController(Controller):
         """Withdraw a pending request."""
         request = await pending.withdraw(session, principal, request_id, clock=clock)
         return _read(request, clock.now())
+
+
+def _relay(relayed: forwarding.Relayed) -> Response[Any]:
+    """The home hub's answer to a forwarded request, as it came."""
+    return Response(
+        relayed.body,
+        status_code=relayed.status_code,
+        media_type=relayed.media_type,
+        headers=relayed.headers,
+    )
+
+
+def _denied(denial: service.RecordedDenial) -> Response[Any]:
+    """The access-denied problem, naming the audit event of the refusal."""
+    response = problem_response(
+        denial.status_code, denial.slug, denial.title, denial.detail, denial.extensions
+    )
+    response.headers.update(_audit_event_header(denial.audit_event_id))
+    return response
+
+
+def _audit_event_header(event_id: int | None) -> dict[str, str]:
+    return {AUDIT_EVENT_HEADER: str(event_id)} if event_id is not None else {}
 
 
 def _granted(request: AccessRequest, minted: tokens.MintedToken, now: datetime) -> AccessGranted:

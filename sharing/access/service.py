@@ -11,9 +11,10 @@ allow. Dry runs decide the same way and record nothing. Reading past requests is
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,7 @@ from sharing.access.pending import open_approval_tasks
 from sharing.access.schemas import AccessRequestCreate, RequestStatus
 from sharing.access.seals import add_seal, check_seal_wanted
 from sharing.access.tokens import MintedToken, mint_access_token
+from sharing.audit.models import AuditEvent
 from sharing.cameras.search import cameras_within
 from sharing.clock import Clock, as_utc
 from sharing.consent.decision_inputs import DecisionInputs, decision_inputs
@@ -47,6 +49,7 @@ class Approval:
     request: AccessRequest
     decision: Decision
     token: MintedToken
+    audit_event_id: int | None = None  # the decision's event, for a forwarding peer hub
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,21 @@ class Pending:
     decision: Decision
     tasks: list[ApprovalTask]
     pending_until: datetime
+    audit_event_id: int | None = None
+
+
+class RecordedDenial(AccessDenied):
+    """A refusal that is on record, with the id of the audit event of its decision."""
+
+    def __init__(
+        self,
+        detail: str,
+        reasons: Sequence[Mapping[str, Any]],
+        request_id: str,
+        audit_event_id: int | None,
+    ) -> None:
+        super().__init__(detail, reasons=reasons, request_id=request_id)
+        self.audit_event_id = audit_event_id
 
 
 async def request_access(
@@ -68,13 +86,15 @@ async def request_access(
     policies: PolicyLibrary,
     keyring: KeyRing,
     settings: Settings,
+    origin_event: str | None = None,
 ) -> Approval | Pending:
     """Decide ``data`` for the caller: mint a token, open approval tasks, or raise
-    ``AccessDenied``.
+    ``RecordedDenial`` (an ``AccessDenied``).
 
     The request, its decision, its token or tasks, the emergency reviews and the
     notifications are recorded, with their audit events, in one transaction; a denial is
-    committed before it is raised so the refusal stays on record.
+    committed before it is raised so the refusal stays on record. ``origin_event`` is the
+    event of the peer hub that forwarded the request; the request's events name it.
     """
     principal.require(Scope.ACCESS_REQUEST)
     now = clock.now()
@@ -109,8 +129,9 @@ async def request_access(
         settings=settings,
         incident=data.incident.model_dump() if data.incident else None,
         sealed_until=sealed_until,
+        origin_event=origin_event,
     )
-    record_decision(session, request, decision, audit=audit, actor=actor, now=now)
+    decided = record_decision(session, request, decision, audit=audit, actor=actor, now=now)
     if decision.allowed:
         token = mint_access_token(
             session,
@@ -127,16 +148,17 @@ async def request_access(
                 session, request=request, decision=decision, now=now, settings=settings
             )
         await session.commit()
-        return Approval(request=request, decision=decision, token=token)
+        return Approval(request, decision, token, decided.id)
     if decision.needs_approval:
         tasks = open_approval_tasks(session, request, decision, actor=actor, now=now)
         await session.commit()
-        return Pending(request, decision, tasks, _deadline(now, settings))
+        return Pending(request, decision, tasks, _deadline(now, settings), decided.id)
     await session.commit()
-    raise AccessDenied(
+    raise RecordedDenial(
         "The request was refused: " + " ".join(r.message for r in decision.reasons[:3]),
         reasons=[reason.to_dict() for reason in decision.reasons],
         request_id=str(request.id),
+        audit_event_id=decided.id,
     )
 
 
@@ -331,11 +353,11 @@ def record_decision(
     actor: Actor,
     now: datetime,
     action: str = "access_request.decided",
-) -> None:
+) -> AuditEvent:
     """Audit a decision on ``request``: the request's context (so the event is an entry of
     its cameras' owners' reports on its own), its outcome, reasons, grants and approvals
     awaited."""
-    audit.record(
+    return audit.record(
         session,
         at=now,
         actor=actor,

@@ -29,6 +29,7 @@ from sharing.cameras.schemas import (
 )
 from sharing.consent.decision_inputs import requester_ancestors, visible_cameras_clause
 from sharing.dependencies import ClockDep, PrincipalDep, SessionDep, SettingsDep
+from sharing.federation.remote_search import search_with_remote
 from sharing.openapi import problem_responses
 from sharing.parties.schemas import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from sharing.vocabulary import Visibility
@@ -137,6 +138,12 @@ class CameraController(Controller):
             default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size."
         ),
         offset: int = Parameter(default=0, ge=0, description="How many cameras to skip."),
+        include_remote: bool = Parameter(
+            default=False,
+            description="Also list the cameras peer hubs' catalogs share with this hub, each "
+            "with its `home_hub`; filters a remote camera cannot meet (owner, area, "
+            "visibility) leave them out.",
+        ),
     ) -> CameraPage:
         """Search cameras."""
         search = CameraSearch(
@@ -153,6 +160,8 @@ class CameraController(Controller):
             limit=limit,
             offset=offset,
         )
+        if include_remote:
+            return await search_with_remote(session, principal, search, visible_to)
         return await camera_search.search_cameras(session, principal, search, visible_to)
 
     @get(

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.config import JsonDict
 
 from sharing.parties.schemas import DEFAULT_PAGE_SIZE, invalid
-from sharing.vocabulary import Visibility
+from sharing.vocabulary import Mode, Visibility
 
 STREAM_SCHEMES = frozenset({"rtsp", "rtsps", "http", "https", "srt"})
 MAX_STREAM_SOURCE_LENGTH = 2000
@@ -241,6 +241,17 @@ class CameraRead(BaseModel):
         description="Metres from the search point, to 0.1 m; null unless the search named "
         "one (near_lat, near_lon, radius_m).",
         examples=[142.7],
+    )
+    home_hub: str | None = Field(
+        default=None,
+        description="For a camera of a peer hub's catalog (include_remote=true): that hub's "
+        "issuer, which decides requests for it; null for this hub's cameras.",
+        examples=[None],
+    )
+    modes: list[Mode] | None = Field(
+        default=None,
+        description="For a peer hub's camera: the modes its catalog says are shared; else null.",
+        examples=[None],
     )
 
 

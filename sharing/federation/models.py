@@ -47,7 +47,8 @@ class RemoteCamera(SQLModel, table=True):
     __tablename__ = "remote_camera"
 
     peer_id: uuid.UUID = Field(foreign_key="federation_peer.id", primary_key=True)
-    camera_id: str = Field(primary_key=True, max_length=36)
+    # Indexed on its own: forwarding looks cameras up by id, whatever their peer.
+    camera_id: str = Field(primary_key=True, max_length=36, index=True)
     name: str = Field(max_length=200, index=True)
     latitude: float
     longitude: float
@@ -74,6 +75,4 @@ class ForwardedRequest(SQLModel, table=True):
     local_event_id: int | None = Field(default=None)
     remote_event_id: int | None = Field(default=None)
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    status_checked_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    status_checked_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

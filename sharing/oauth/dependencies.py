@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from sharing.dependencies import KeyRingDep, SessionDep, SettingsDep
 from sharing.errors import Unauthenticated
+from sharing.federation.exchange import remote_subject_of
 from sharing.oauth.keys import InvalidToken
 from sharing.oauth.models import IssuedApiToken
 from sharing.parties.models import Member, OAuthClient, Party
@@ -67,4 +68,6 @@ async def provide_principal(
         member_id=uuid.UUID(str(member_id)) if member_id else None,
         scopes=frozenset(str(claims.get("scope", "")).split()),
         token_id=str(claims["jti"]),
+        # Only this hub's exchange grant writes act and origin into a token it signs.
+        on_behalf_of=remote_subject_of(claims),
     )

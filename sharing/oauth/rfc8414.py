@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata as AuthlibServerMetadata
 
+from sharing.federation.exchange import TOKEN_EXCHANGE
 from sharing.oauth.client import CLIENT_AUTH_METHODS, CLIENT_CREDENTIALS
 from sharing.oauth.rfc7523 import ASSERTION_ALGORITHMS
 from sharing.oauth.schemas import AuthorizationServerMetadata
@@ -29,7 +30,7 @@ def server_metadata(settings: Settings) -> AuthorizationServerMetadata:
         audit_log_uri=issuer + AUDIT_LOG_PATH,
         introspection_endpoint=issuer + INTROSPECTION_PATH,
         revocation_endpoint=issuer + REVOCATION_PATH,
-        grant_types_supported=[CLIENT_CREDENTIALS],
+        grant_types_supported=[CLIENT_CREDENTIALS, TOKEN_EXCHANGE],
         response_types_supported=[],
         scopes_supported=[scope.value for scope in Scope],
         token_endpoint_auth_methods_supported=CLIENT_AUTH_METHODS,

@@ -19,7 +19,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body
 
-from sharing.dependencies import ClockDep, KeyRingDep, SessionDep, SettingsDep
+from sharing.dependencies import ClockDep, KeyRingDep, PeerClientDep, SessionDep, SettingsDep
+from sharing.federation.peers import key_refresher
 from sharing.oauth.rfc8414 import (
     INTROSPECTION_PATH,
     JWKS_PATH,
@@ -80,6 +81,7 @@ class TokenEndpoints:
     settings: SettingsDep
     clock: ClockDep
     keyring: KeyRingDep
+    peer_client: PeerClientDep
 
     async def answer(
         self,
@@ -97,6 +99,7 @@ class TokenEndpoints:
             settings=self.settings,
             clock=self.clock,
             keyring=self.keyring,
+            refresh_peer_keys=key_refresher(self.peer_client),
         )
         return Response(
             result.body,
@@ -123,11 +126,15 @@ def _oauth_post(path: str, *, summary: str, description: str, success: ResponseS
 
 @_oauth_post(
     TOKEN_PATH,
-    summary="Issue an API access token (client credentials)",
+    summary="Issue an API access token (client credentials, token exchange)",
     description=(
         "RFC 6749 section 4.4 client credentials grant. Returns an RFC 9068 JWT access token "
         "for this hub's API, signed with the key published in the JWKS. The scope is a subset "
         "of the client's registered scopes; without `scope` the client gets all of them. "
+        "A peer hub (`private_key_jwt`, client id = its issuer) may instead use the RFC 8693 "
+        "token exchange grant `urn:ietf:params:oauth:grant-type:token-exchange` with its "
+        "officer's access token as `subject_token`: the answer is a token of at most 300 s "
+        "with `act` naming the peer and `origin` the officer, scope `access:request`. "
     ),
     success=ResponseSpec(
         TokenResponse,

@@ -47,7 +47,8 @@ class TokenRequest(ClientAssertionForm):
 
     grant_type: str | None = Field(
         default=None,
-        description="Must be 'client_credentials'.",
+        description="'client_credentials', or for peer hubs "
+        "'urn:ietf:params:oauth:grant-type:token-exchange'.",
         examples=["client_credentials"],
     )
     scope: str | None = Field(
@@ -58,6 +59,26 @@ class TokenRequest(ClientAssertionForm):
             "Omit to receive all of the client's scopes."
         ),
         examples=["registry:read consent:read"],
+    )
+    subject_token: str | None = Field(
+        default=None,
+        description="Token exchange (RFC 8693 section 2.1): the peer hub's access token of the "
+        "officer it acts for.",
+        examples=["eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJqdGkiOiJhYmMifQ.c2ln"],
+    )
+    subject_token_type: str | None = Field(
+        default=None,
+        description="Token exchange: must be 'urn:ietf:params:oauth:token-type:access_token'.",
+        examples=["urn:ietf:params:oauth:token-type:access_token"],
+    )
+    requested_token_type: str | None = Field(
+        default=None,
+        description="Token exchange: optional; only access tokens are issued.",
+        examples=["urn:ietf:params:oauth:token-type:access_token"],
+    )
+    actor_token: str | None = Field(
+        default=None,
+        description="Token exchange: not accepted; the authenticated peer hub is the actor.",
     )
 
 
@@ -86,6 +107,11 @@ class TokenResponse(BaseModel):
     token_type: str = Field(description="Always 'Bearer' (RFC 6750).", examples=["Bearer"])
     expires_in: int = Field(description="Lifetime in seconds.", examples=[900])
     scope: str = Field(description="The scopes granted.", examples=["registry:read"])
+    issued_token_type: str | None = Field(
+        default=None,
+        description="Token exchange only (RFC 8693 section 2.2.1): the issued token's type.",
+        examples=["urn:ietf:params:oauth:token-type:access_token"],
+    )
 
 
 class OAuthErrorBody(BaseModel):

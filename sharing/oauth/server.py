@@ -7,6 +7,7 @@ Implements:
 - client authentication by RFC 6749 section 2.3.1 ``client_secret_basic`` and by RFC 7523
   section 2.2 ``private_key_jwt`` assertions (``sharing.oauth.rfc7523``);
 - RFC 9068 JWT access tokens for the hub's API;
+- RFC 8693 token exchange for peer hubs (``sharing.federation.exchange``);
 - RFC 7662 token introspection and RFC 7009 token revocation, for API tokens and for the
   gateway access tokens of the access broker.
 
@@ -41,6 +42,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from sharing.clock import Clock, as_utc
+from sharing.federation.exchange import ExchangedToken, ExchangePeer, TokenExchangeGrant
 from sharing.oauth.client import CLIENT_AUTH_METHODS, HubClient
 from sharing.oauth.dependencies import API_TOKEN_TYPE
 from sharing.oauth.keys import KeyRing
@@ -127,6 +129,7 @@ class Outcome:
     issued: IssuedToken | None = None
     revoked: PresentedToken | None = None
     revoked_by: HubClient | None = None
+    exchanged: ExchangedToken | None = None
 
     def accept_assertion(self, assertion: UsedAssertion) -> None:
         """Keep a verified assertion; storing it is what refuses its replay."""
@@ -202,11 +205,13 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         keyring: KeyRing,
         clients: Mapping[str, HubClient],
         presented_token: PresentedToken | None = None,
+        exchange_peer: ExchangePeer | None = None,
     ) -> None:
         super().__init__(scopes_supported=[scope.value for scope in Scope])
         self.settings, self.clock, self.keyring = settings, clock, keyring
         self.clients = clients
         self.presented_token = presented_token
+        self.exchange_peer = exchange_peer  # read by TokenExchangeGrant
         self.outcome = Outcome()
         audiences = [settings.issuer, settings.token_endpoint]
         self.register_client_auth_method(
@@ -214,6 +219,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             PrivateKeyJwt(audiences, clock, accept=self.outcome.accept_assertion),
         )
         self.register_grant(HubClientCredentialsGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_token_generator("default", self._generate_api_token)
         self.register_endpoint(HubIntrospectionEndpoint(self))
         self.register_endpoint(HubRevocationEndpoint(self))
@@ -285,6 +291,9 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "aud": self.settings.issuer,
             "sub": client.subject,
             "client_id": client.client_id,
+            # The caller's party: a peer hub that receives this token in an exchange names
+            # the officer's unit with it.
+            "party": str(client.row.party_id),
             "scope": granted,
             "iat": int(issued_at.timestamp()),
             "exp": int(minted.expires_at.timestamp()),

@@ -23,6 +23,14 @@ from sqlmodel import col
 from sharing.access.models import AccessRequest, AccessToken
 from sharing.audit.service import record
 from sharing.clock import Clock
+from sharing.federation.exchange import (
+    ExchangePeer,
+    PeerKeyRefresher,
+    is_token_exchange,
+    load_exchange_peer,
+    store_exchanged_token,
+)
+from sharing.federation.peers import refresh_keys_for_assertion
 from sharing.oauth.client import HubClient
 from sharing.oauth.dependencies import API_TOKEN_TYPE
 from sharing.oauth.keys import InvalidToken, KeyRing
@@ -53,21 +61,50 @@ async def run_endpoint(
     settings: Settings,
     clock: Clock,
     keyring: KeyRing,
+    refresh_peer_keys: PeerKeyRefresher | None = None,
 ) -> OAuthResponse:
     """Answer a client's call to one OAuth endpoint, and persist what the answer changed.
 
-    - ``token``: RFC 6749 section 4.4, authenticate the client and issue an API access token;
+    - ``token``: RFC 6749 section 4.4, authenticate the client and issue an API access token,
+      or RFC 8693, exchange a peer hub's officer token for one of ours;
     - ``introspection``: RFC 7662 section 2, tell the client whether a token is active;
     - ``revocation``: RFC 7009 section 2, revoke a token of the client (unknown ones are fine).
     """
+    # The peer first: re-reading its rotated keys also updates its client's keys.
+    exchange_peer = await _load_exchange_peer(endpoint, session, call, refresh_peer_keys)
+    await _follow_peer_key_rotation(session, call, refresh_peer_keys)
     clients = await _load_clients(session, call.candidate_client_ids())
     token = None
     if endpoint != "token":
         token = await _load_presented_token(
             session, call.form.get("token"), settings, clock, keyring
         )
-    server = HubAuthorizationServer(settings, clock, keyring, clients, token)
+    server = HubAuthorizationServer(settings, clock, keyring, clients, token, exchange_peer)
     return await _settle(session, server, server.respond(endpoint, call))
+
+
+async def _follow_peer_key_rotation(
+    session: AsyncSession, call: ClientCall, refresh_peer_keys: PeerKeyRefresher | None
+) -> None:
+    """Re-read a peer hub's JWKS when its client assertion names a kid we lack (the peer
+    rotated its key), before its client row is loaded for Authlib."""
+    assertion = call.form.get("client_assertion")
+    if assertion and refresh_peer_keys is not None:
+        await refresh_keys_for_assertion(session, assertion, refresh_peer_keys)
+
+
+async def _load_exchange_peer(
+    endpoint: OAuthEndpoint,
+    session: AsyncSession,
+    call: ClientCall,
+    refresh_peer_keys: PeerKeyRefresher | None,
+) -> ExchangePeer | None:
+    """The peer hub behind a token exchange request, loaded before Authlib runs."""
+    if endpoint != "token" or not is_token_exchange(call.form):
+        return None
+    return await load_exchange_peer(
+        session, call.candidate_client_ids(), call.form.get("subject_token"), refresh_peer_keys
+    )
 
 
 async def _load_clients(session: AsyncSession, client_ids: set[str]) -> dict[str, HubClient]:
@@ -156,6 +193,8 @@ async def _settle(
         return server.refuse_replayed_assertion()
     if outcome.issued is not None:
         _store_issued_token(session, outcome.issued)
+    if outcome.exchanged is not None:
+        store_exchanged_token(session, outcome.exchanged)
     if outcome.revoked is not None and outcome.revoked_by is not None:
         await _store_revocation(session, outcome.revoked, outcome.revoked_by, now)
     await session.commit()

@@ -21,7 +21,10 @@ def test_metadata_tells_a_peer_how_to_get_and_check_tokens(hub: RunningHub) -> N
     assert doc["jwks_uri"] == f"{hub.url}/.well-known/jwks.json"
     assert doc["introspection_endpoint"] == f"{hub.url}/oauth/introspect"
     assert doc["revocation_endpoint"] == f"{hub.url}/oauth/revoke"
-    assert doc["grant_types_supported"] == ["client_credentials"]
+    assert doc["grant_types_supported"] == [
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ]
     for prefix in ("token", "introspection", "revocation"):
         assert doc[f"{prefix}_endpoint_auth_methods_supported"] == [
             "client_secret_basic",
