@@ -48,7 +48,15 @@ if __package__ in (None, ""):
 import httpx
 
 from bench.city_scale import CAMERAS, CONSENTS, OWNERS, LoadedCity, load_city
-from bench.hub import BenchError, RunningHub, log_tail, process_cpu_seconds, running_hub
+from bench.hub import (
+    BenchError,
+    RunningHub,
+    log_tail,
+    positive_int,
+    process_cpu_seconds,
+    progress,
+    running_hub,
+)
 from bench.load import Budget, PhaseResult, Probe, run_phase
 from sharing.demo import DemoCity, DemoClient
 
@@ -116,9 +124,9 @@ class _FullCity:
         self.loaded: LoadedCity | None = None
 
     def __call__(self, database_url: str, demo: DemoCity) -> None:
-        _progress(f"loading {CAMERAS:,} cameras, {OWNERS:,} owners and {CONSENTS:,} consents")
+        progress(f"loading {CAMERAS:,} cameras, {OWNERS:,} owners and {CONSENTS:,} consents")
         self.loaded = load_city(database_url, demo)
-        _progress(f"loaded in {self.loaded.seconds:.1f} s")
+        progress(f"loaded in {self.loaded.seconds:.1f} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +157,7 @@ def run_at(city_size: CitySize, options: Options) -> Run:
         tempfile.TemporaryDirectory(prefix="sharing-bench-") as workdir,
         running_hub(Path(workdir), options.database_url, prepare=full_city) as hub,
     ):
-        _progress(f"hub pid {hub.pid} serving {hub.url} on {hub.backend}, {city_size} city")
+        progress(f"hub pid {hub.pid} serving {hub.url} on {hub.backend}, {city_size} city")
         results = asyncio.run(measure(hub, options))
         city = _demo_city(hub.city)
     if full_city is not None and full_city.loaded is not None:
@@ -268,7 +276,7 @@ async def _phase(
     cpu_after = process_cpu_seconds(hub_pid)
     if cpu_before is not None and cpu_after is not None:
         result.server_cpu_seconds = cpu_after - cpu_before
-    _progress(
+    progress(
         f"{name}: {result.requests} requests, {result.error_count} errors in {result.elapsed:.1f} s"
     )
     return result
@@ -403,7 +411,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--requests",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         help="run each phase for this many requests instead of --seconds",
     )
@@ -415,7 +423,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         help=f"concurrent connections and workers (default {DEFAULT_CONCURRENCY})",
     )
@@ -467,17 +475,6 @@ def _warmup_seconds(text: str) -> float:
     if not 0 <= value <= MAX_PHASE_SECONDS:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_PHASE_SECONDS:g}")
     return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ import uvicorn
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bench.hub import LOOPBACK, BenchError, free_port, fresh_database
+from bench.hub import LOOPBACK, BenchError, free_port, fresh_database, progress
 from sharing.app import create_app
 from sharing.audit import merkle
 from sharing.audit.bundle import export_bundle, signed_sizes
@@ -219,7 +219,7 @@ async def _run(settings: Settings, options: Options, workdir: Path) -> Results:
             backend=engine.dialect.name, synchronous=await _synchronous(engine), rates=[]
         )
         for built_beforehand in (True, False):
-            _progress(f"{options.appends:,} appends, {options.producers} producers, appender")
+            progress(f"{options.appends:,} appends, {options.producers} producers, appender")
             results.rates.append(
                 await _through_appender(
                     sessionmaker,
@@ -229,7 +229,7 @@ async def _run(settings: Settings, options: Options, workdir: Path) -> Results:
                     built_beforehand=built_beforehand,
                 )
             )
-        _progress(f"{options.appends:,} appends, {RECORD_WRITERS} writers, a commit each")
+        progress(f"{options.appends:,} appends, {RECORD_WRITERS} writers, a commit each")
         results.rates.append(await _one_commit_each(sessionmaker, options.appends, commits))
         if options.events:
             async with sessionmaker() as session:  # an auditor to ask for proofs over HTTP
@@ -389,7 +389,7 @@ async def _fill(
     appender = AuditAppender(sessionmaker, max_batch=FILL_BATCH)
     commits_before, first = commits.count, size
     started, cpu_started = time.perf_counter(), time.process_time()
-    _progress(f"filling the log from {size:,} to {events:,} events")
+    progress(f"filling the log from {size:,} to {events:,} events")
     while size < events:
         chunk = range(size, min(events, size + FILL_CHUNK))
         await asyncio.gather(*(appender.append(_verdict(n), [CAMERAS[n % 64]]) for n in chunk))
@@ -397,7 +397,7 @@ async def _fill(
             await halfway()
         size = chunk.stop
         if size % 200_000 < FILL_CHUNK:
-            _progress(f"  {size:,} events, {time.perf_counter() - started:.0f} s")
+            progress(f"  {size:,} events, {time.perf_counter() - started:.0f} s")
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     return Rate(
         f"fill to {events:,}, batches of {FILL_BATCH:,}",
@@ -427,7 +427,7 @@ async def _time_proofs(
         size, root = await log_head(session)
         leaves = [rng.randrange(size) for _ in range(proofs)]
         olds = [rng.randrange(1, size) for _ in range(proofs)]
-        _progress(f"{proofs:,} inclusion and {proofs:,} consistency proofs at {size:,} events")
+        progress(f"{proofs:,} inclusion and {proofs:,} consistency proofs at {size:,} events")
         leaf_hashes = {index: await leaf_hash_at(session, index) for index in leaves}
         old_roots = {old: await root_at(session, old) for old in olds}
         inclusion, serve, check = [], [], []
@@ -478,7 +478,7 @@ async def _time_proofs_over_http(
     older = checkpoints[-2] if len(checkpoints) > 1 else checkpoints[-1]
     auditor = city.clients["auditor"]
     port = free_port()
-    _progress(f"{proofs:,} inclusion and consistency proofs over HTTP (GET /audit/...)")
+    progress(f"{proofs:,} inclusion and consistency proofs over HTTP (GET /audit/...)")
     with _served(settings, port):
         async with httpx.AsyncClient(base_url=f"http://{LOOPBACK}:{port}", timeout=30) as client:
             token = await client.post(
@@ -541,12 +541,12 @@ def _served(settings: Settings, port: int) -> Iterator[None]:
 
 
 async def _bundle(sessionmaker: async_sessionmaker[AsyncSession], output: Path) -> Bundle:
-    _progress("exporting the bundle")
+    progress("exporting the bundle")
     started = time.perf_counter()
     async with sessionmaker() as session:
         summary = await export_bundle(session, output, SystemClock())
     exported = time.perf_counter()
-    _progress(f"verifying the bundle of {summary.tree_size:,} events")
+    progress(f"verifying the bundle of {summary.tree_size:,} events")
     report = verify_bundle(output)
     verified = time.perf_counter()
     return Bundle(
@@ -589,10 +589,6 @@ _SQLITE_SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 # -- output --------------------------------------------------------------------------------
-
-
-def _progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 def _print(results: Results, options: Options, seconds: float) -> None:

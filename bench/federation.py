@@ -51,7 +51,7 @@ if __package__ in (None, ""):
 import httpx
 from sqlalchemy import insert
 
-from bench.hub import process_cpu_seconds
+from bench.hub import positive_int, process_cpu_seconds, progress
 from bench.load import Budget, PhaseResult, Probe, run_phase
 from sharing.cameras.models import Camera, CameraTag
 from sharing.db import create_engine
@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="sharing-bench-federation-") as workdir,
             running_federation(Path(workdir), sync_seconds=BACKGROUND_SYNC_SECONDS) as network,
         ):
-            _progress(
+            progress(
                 f"hubs up: Medan {network.medan.url}, Polda {network.polda.url}, "
                 f"Binjai {network.binjai.url}"
             )
@@ -214,7 +214,7 @@ async def _phase(
             if start is not None and end is not None and result.requests
             else None
         )
-    _progress(
+    progress(
         f"{name}: {result.requests} requests, {result.error_count} errors in {result.elapsed:.1f} s"
     )
     return result, per_hub
@@ -234,7 +234,7 @@ def measure_catalog(
     the officer's search with remote cameras before and after."""
     medan, polda = network.medan, network.polda
     search_ms = {"before": _search_p50(polda)}
-    _progress(f"inserting {cameras:,} cameras for Medan's Dishub")
+    progress(f"inserting {cameras:,} cameras for Medan's Dishub")
     started = time.perf_counter()
     first_camera = asyncio.run(_insert_cameras(medan, cameras))
     insert_seconds = time.perf_counter() - started
@@ -327,7 +327,7 @@ def _sync(polda: HubProcess, medan: HubProcess, name: str = "sync") -> Sync:
             f"the Polda's sync of Medan answered {response.status_code}: {response.text}"
         )
     result: dict[str, Any] = response.json()
-    _progress(f"{name}: {wall_ms:.0f} ms, {result['remote_cameras']:,} cameras")
+    progress(f"{name}: {wall_ms:.0f} ms, {result['remote_cameras']:,} cameras")
     return Sync(
         name=name,
         wall_ms=wall_ms,
@@ -432,7 +432,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--requests",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_REQUESTS,
         help=f"requests per phase (default {DEFAULT_REQUESTS})",
     )
@@ -444,13 +444,13 @@ def _options(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONCURRENCY,
         help=f"concurrent workers (default {DEFAULT_CONCURRENCY}: latency, not throughput)",
     )
     parser.add_argument(
         "--cameras",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CAMERAS,
         help=f"cameras shared for the catalog sync (default {DEFAULT_CAMERAS:,})",
     )
@@ -461,17 +461,6 @@ def _options(argv: Sequence[str] | None) -> Options:
         concurrency=args.concurrency,
         cameras=args.cameras,
     )
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _progress(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ process's logging, its database engine and its single event loop.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import secrets
@@ -243,3 +244,16 @@ def _administer(server_url: str, statement: str) -> None:
         asyncio.run(run())
     except (OSError, SQLAlchemyError) as exc:
         raise BenchError(f"PostgreSQL refused `{statement}`: {exc}") from exc
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, apart from the figures on stdout."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)
