@@ -1,4 +1,4 @@
-"""The ``sharing`` command: serve, migrate, demo, keys, audit, federation, openapi."""
+"""The ``sharing`` command: serve, migrate, demo, operator, keys, audit, federation, openapi."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _serve,
         "migrate": _migrate,
         "demo": _demo,
+        "operator": _operator,
         "keys": _keys,
         "audit": run_audit_command,
         "federation": run_federation_command,
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_CREDENTIALS,
         help="where the demo clients' credentials are written (mode 0600)",
     )
+    operator = commands.add_parser(
+        "operator", help="create the first operator of an empty hub and print its credentials"
+    )
+    operator.add_argument("--party", required=True, help="the operator's party, e.g. its agency")
+    operator.add_argument("--admin", required=True, help="the administrator's name")
     keys = commands.add_parser("keys", help="signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     keys_commands.add_parser(
@@ -137,6 +143,35 @@ Try, in another terminal:
   # the shop owner's own view: {owner.client_id} / secret in {DEFAULT_CREDENTIALS}
   API docs: {base}/schema  (Swagger UI: {base}/schema/swagger)   metadata: {base}/.well-known/oauth-authorization-server
 """
+
+
+def _operator(settings: Settings, args: argparse.Namespace) -> int:
+    from sharing.db import run_with_session
+    from sharing.errors import Conflict
+    from sharing.parties.install import install_operator
+
+    try:
+        made = run_with_session(
+            settings,
+            lambda session: install_operator(
+                session, party_name=args.party, admin_name=args.admin, clock=SystemClock()
+            ),
+        )
+    except Conflict as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    # The secret is shown here once; the hub keeps only its hash.
+    print(
+        json.dumps(
+            {
+                "party_id": made.party_id,
+                "client_id": made.client_id,
+                "client_secret": made.client_secret,
+            },
+            indent=2,
+        )
+    )
+    return 0
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:

@@ -2,16 +2,17 @@
 and Pemkot Binjai, each with its own SQLite database, signing keys, issuer and port.
 
 Medan's hub holds the demo city (``sharing demo``, which already knows "Polda Sumatera
-Utara" and its MoU with the city). The Polda's and Binjai's hubs start empty but for their
-operator, installed the way an installer would (one command center party, an admin client
-and an auditor, written straight into the fresh database); everything else is registered
-through each hub's HTTP API, and the Binjai peering through the ``sharing federation`` CLI,
+Utara" and its MoU with the city). The Polda's and Binjai's hubs start empty; their
+operator is installed with ``sharing operator`` (a command center party and its admin
+client), and everything else, the operator's auditor included, is registered through each
+hub's HTTP API, and the Binjai peering through the ``sharing federation`` CLI,
 as their operators would. ``HubProcess.stop`` and ``start`` take one hub down and bring it
 back on the same port and database, as an outage would.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -26,16 +27,9 @@ from typing import IO, Any, TypeVar
 from uuid import UUID
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from sharing.audit.service import record
-from sharing.clock import SystemClock
-from sharing.crypto import hash_client_secret, new_client_secret
 from sharing.demo import DemoCity
-from sharing.parties.models import Member, OAuthClient, Party
-from sharing.principal import Actor
 from sharing.settings import Settings
-from sharing.vocabulary import Scope
 from tests.e2e.stack import (
     COMMAND_TIMEOUT_SECONDS,
     REPO_ROOT,
@@ -46,7 +40,7 @@ from tests.e2e.stack import (
     _wait_until_answers,
     hub_environment,
 )
-from tests.hubprocess import free_port, hub_settings, run_with_session
+from tests.hubprocess import free_port, hub_settings
 
 # Small enough that a test sees a catalog change, an outage and a recovery within seconds.
 SYNC_SECONDS = 0.5
@@ -55,7 +49,6 @@ PEER_TIMEOUT_SECONDS = 2.0
 KEY_REFRESH_SECONDS = 0.5
 OFFICER_SCOPES = "registry:read consent:read access:request"
 AUDITOR_SCOPES = "audit:read registry:read consent:read"
-ADMIN_SCOPES = " ".join(scope.value for scope in Scope)
 T = TypeVar("T")
 _SHARING = (sys.executable, "-m", "sharing.cli")
 _DOCUMENT = "0" * 64
@@ -259,58 +252,16 @@ def _install_medan(medan: HubProcess) -> DemoCity:
 
 
 def _install_operator(hub: HubProcess, operator_name: str) -> None:
-    """Migrate, write the operator's party, admin and auditor, then serve."""
+    """Migrate, install the operator as an installer would (`sharing operator`), serve, and
+    give the operator's party an auditor through the API."""
     hub.sharing("migrate")
-
-    async def install(session: AsyncSession) -> None:
-        now = SystemClock().now()
-        actor = Actor.system("install")
-        party = Party(name=operator_name, kind="command_center", created_at=now)
-        session.add(party)
-        record(
-            session,
-            at=now,
-            actor=actor,
-            action="party.registered",
-            object_type="party",
-            object_id=party.id,
-            details={"name": party.name, "kind": party.kind},
-        )
-        await session.flush()
-        for key, role, scopes in (
-            ("hub_admin", "admin", ADMIN_SCOPES),
-            ("auditor", "auditor", AUDITOR_SCOPES),
-        ):
-            member = Member(party_id=party.id, name=f"{key} {hub.name}", role=role, created_at=now)
-            session.add(member)
-            await session.flush()
-            secret = new_client_secret()
-            client = OAuthClient(
-                client_id=f"{key.replace('_', '-')}-{party.id.hex[:8]}",
-                party_id=party.id,
-                member_id=member.id,
-                name=key,
-                auth_method="client_secret_basic",
-                secret_hash=hash_client_secret(secret),
-                scopes=scopes,
-                created_at=now,
-            )
-            session.add(client)
-            record(
-                session,
-                at=now,
-                actor=actor,
-                action="client.registered",
-                object_type="oauth_client",
-                object_id=client.client_id,
-                details={"party_id": str(party.id), "scopes": scopes},
-            )
-            hub.clients[key] = ClientSecret(client.client_id, secret)
-        hub.parties["operator"] = party.id
-        await session.commit()
-
-    run_with_session(hub.settings, install)
+    made = json.loads(
+        hub.sharing("operator", "--party", operator_name, "--admin", f"hub_admin {hub.name}")
+    )
+    hub.clients["hub_admin"] = ClientSecret(made["client_id"], made["client_secret"])
+    hub.parties["operator"] = UUID(made["party_id"])
     hub.start()
+    _person_with_client(hub, "auditor", "operator", "auditor", AUDITOR_SCOPES)
 
 
 # --- seeding over HTTP ----------------------------------------------------------------------
