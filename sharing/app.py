@@ -45,6 +45,7 @@ from sharing.gateway.routes import GatewayController
 from sharing.oauth.dependencies import provide_principal
 from sharing.oauth.keys import KeyRing
 from sharing.oauth.routes import oauth_handlers
+from sharing.oauth.service import forget_spent_assertions
 from sharing.parties.routes import PartyController
 from sharing.settings import Settings
 from sharing.webhooks.routes import WebhookController
@@ -115,6 +116,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
         ]
         expiry_sweep = asyncio.create_task(_expire_agreements(hub))
         review_sweep = asyncio.create_task(_flag_overdue_emergency_reviews(hub))
+        assertion_sweep = asyncio.create_task(_forget_spent_assertions(hub))
         try:
             yield
         finally:
@@ -125,6 +127,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> Litestar:
             await http.aclose()
             expiry_sweep.cancel()
             review_sweep.cancel()
+            assertion_sweep.cancel()
             await engine.dispose()
 
     async def provide_session() -> AsyncIterator[AsyncSession]:
@@ -194,6 +197,19 @@ async def _flag_overdue_emergency_reviews(hub: Hub) -> None:
                 await flag_overdue_reviews(session, hub.clock.now(), hub.settings)
         except Exception:  # one failed sweep must not end the loop; the next one retries
             log.exception("flagging overdue emergency reviews failed")
+
+
+async def _forget_spent_assertions(hub: Hub) -> None:
+    """Drop replay records of client assertions that can no longer be presented, so the
+    table holds minutes of assertions, not the hub's whole life."""
+    log = logging.getLogger("sharing.oauth")
+    while True:
+        await asyncio.sleep(hub.settings.sweep_interval_seconds)
+        try:
+            async with hub.sessionmaker() as session:
+                await forget_spent_assertions(session, hub.clock.now())
+        except Exception:  # one failed sweep must not end the loop; the next one retries
+            log.exception("forgetting spent client assertions failed")
 
 
 async def _expire_agreements(hub: Hub) -> None:

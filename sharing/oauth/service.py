@@ -12,10 +12,10 @@ audit event) in one transaction.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -35,7 +35,7 @@ from sharing.oauth.client import HubClient
 from sharing.oauth.dependencies import API_TOKEN_TYPE
 from sharing.oauth.keys import InvalidToken, KeyRing
 from sharing.oauth.models import IssuedApiToken, UsedClientAssertion
-from sharing.oauth.rfc7523 import UsedAssertion
+from sharing.oauth.rfc7523 import ASSERTION_LEEWAY_SECONDS, UsedAssertion
 from sharing.oauth.server import (
     ClientCall,
     HubAuthorizationServer,
@@ -199,6 +199,17 @@ async def _settle(
         await _store_revocation(session, outcome.revoked, outcome.revoked_by, now)
     await session.commit()
     return response
+
+
+async def forget_spent_assertions(session: AsyncSession, now: datetime) -> int:
+    """Delete the replay records of assertions that can no longer be presented: past their
+    ``exp`` and the leeway the check allows. Returns how many were deleted."""
+    horizon = now - timedelta(seconds=ASSERTION_LEEWAY_SECONDS * 2)
+    result = await session.execute(
+        delete(UsedClientAssertion).where(col(UsedClientAssertion.expires_at) < horizon)
+    )
+    await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _claim_assertion(session: AsyncSession, assertion: UsedAssertion) -> bool:

@@ -8,6 +8,8 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,7 +17,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwk, jwt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from sharing.oauth.models import UsedClientAssertion
+from sharing.oauth.rfc7523 import ASSERTION_LEEWAY_SECONDS
+from sharing.oauth.service import forget_spent_assertions
 from tests.hubprocess import RunningHub
 from tests.oauth import CLIENT_ASSERTION_TYPE, claims_of, request_token
 
@@ -182,3 +190,23 @@ def test_secret_client_cannot_authenticate_with_an_assertion(hub: RunningHub) ->
 def test_assertion_client_cannot_fall_back_to_a_secret(hub: RunningHub) -> None:
     polda = hub.city.clients[POLDA].client_id
     _assert_refused(request_token(hub, auth=(polda, "guess")))
+
+
+def test_replay_records_are_forgotten_only_once_the_assertion_is_spent(hub: RunningHub) -> None:
+    claims = _assertion_claims(hub)
+    assert _exchange(hub, hub.client_assertion(POLDA, **claims)).status_code == 200
+    spent_at = datetime.fromtimestamp(claims["exp"], UTC) + timedelta(
+        seconds=2 * ASSERTION_LEEWAY_SECONDS + 1
+    )
+
+    def recorded(session: AsyncSession) -> Awaitable[object]:
+        return session.scalar(
+            select(col(UsedClientAssertion.jti)).where(
+                col(UsedClientAssertion.jti) == claims["jti"]
+            )
+        )
+
+    hub.query(lambda session: forget_spent_assertions(session, datetime.now(UTC)))
+    assert hub.query(recorded) == claims["jti"]  # still presentable: the replay guard stays
+    hub.query(lambda session: forget_spent_assertions(session, spent_at))
+    assert hub.query(recorded) is None
