@@ -113,6 +113,20 @@ async def sign_checkpoint(
     return checkpoint
 
 
+async def checkpoint_covering(
+    session: AsyncSession, settings: Settings, clock: Clock, event_id: int
+) -> AuditCheckpoint:
+    """The latest checkpoint if it holds event ``event_id``, else one signed now: proofs are
+    only worth giving against a signed tree head."""
+    checkpoint = await latest_checkpoint(session)
+    if checkpoint is None or checkpoint.tree_size <= event_id:
+        checkpoint = await sign_checkpoint(session, settings, clock)
+    # The event is committed, so the head that was just signed holds it.
+    assert checkpoint is not None
+    assert checkpoint.tree_size > event_id
+    return checkpoint
+
+
 async def run_checkpoint_loop(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, clock: Clock
 ) -> None:

@@ -7,7 +7,6 @@ only next to a root the log signed (and witnesses cosigned).
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from sharing.audit.archive import archived_through
 from sharing.audit.checkpoints import (
     CHECKPOINT_KEY,
     WITNESS_KEY,
+    checkpoint_covering,
     latest_checkpoint,
     log_head,
     note_signer,
@@ -43,6 +43,7 @@ from sharing.audit.models import (
     AuditEventCamera,
     AuditWitness,
 )
+from sharing.audit.notes import b64
 from sharing.cameras.models import Camera
 from sharing.clock import Clock, as_utc
 from sharing.errors import Conflict, InvalidInput, NotFound
@@ -50,10 +51,6 @@ from sharing.parties.models import Party
 from sharing.principal import Principal
 from sharing.settings import Settings
 from sharing.vocabulary import PartyKind, Scope
-
-
-def b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode()
 
 
 async def log_info(session: AsyncSession, settings: Settings, clock: Clock) -> AuditLogInfo:
@@ -252,8 +249,7 @@ async def _checkpoint_covering(
         latest = await signed_note(session, None)
         if latest is not None and latest[0] > event_id:
             return latest
-        signed = await sign_checkpoint(session, settings, clock)
-        assert signed is not None  # the event is committed, so the log is not empty
+        signed = await checkpoint_covering(session, settings, clock, event_id)
         return signed.tree_size, await with_cosignatures(session, signed)
     if tree_size <= event_id:
         raise InvalidInput(

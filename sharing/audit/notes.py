@@ -154,6 +154,11 @@ class SignedNote:
         return None
 
 
+def b64(raw: bytes) -> str:
+    """Standard base64 with padding, as notes and the RFC 9162 JSON shapes write hashes."""
+    return base64.b64encode(raw).decode("ascii")
+
+
 def key_id(name: str, kind: int, public_key: bytes) -> bytes:
     """The 4-byte key id: SHA-256(name || newline || type || key), truncated."""
     return hashlib.sha256(name.encode() + b"\n" + bytes([kind]) + public_key).digest()[:4]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +13,7 @@ from sharing.audit import merkle
 from sharing.audit.models import MerkleNode
 
 _NODES: Table = MerkleNode.__table__  # type: ignore[attr-defined]
+_NODES_PER_QUERY = 200  # SQLite refuses an expression deeper than 1,000 terms
 
 
 async def inclusion_path(session: AsyncSession, index: int, tree_size: int) -> list[bytes]:
@@ -26,9 +28,22 @@ async def leaf_and_inclusion_path(
 ) -> tuple[bytes | None, list[bytes]]:
     """The stored hash of leaf ``index`` and its inclusion path in the tree of ``tree_size``
     leaves, read in one query (None for the leaf if its node is missing)."""
-    ranges = merkle.inclusion_ranges(index, tree_size)
-    nodes = await _nodes(session, merkle.needed_nodes(ranges) | {(0, index)})
-    return nodes.get((0, index)), merkle.range_hashes(ranges, nodes)
+    return (await leaves_and_inclusion_paths(session, [index], tree_size))[index]
+
+
+async def leaves_and_inclusion_paths(
+    session: AsyncSession, indices: Sequence[int], tree_size: int
+) -> dict[int, tuple[bytes | None, list[bytes]]]:
+    """``leaf_and_inclusion_path`` for many leaves at once: neighbouring leaves share most
+    of their paths, so a page of proofs reads each node once, not once per proof."""
+    ranges = {index: merkle.inclusion_ranges(index, tree_size) for index in indices}
+    wanted = {(0, index) for index in indices}.union(
+        *(merkle.needed_nodes(r) for r in ranges.values())
+    )
+    nodes = await _nodes(session, wanted)
+    return {
+        index: (nodes.get((0, index)), merkle.range_hashes(r, nodes)) for index, r in ranges.items()
+    }
 
 
 async def consistency_path(session: AsyncSession, old_size: int, new_size: int) -> list[bytes]:
@@ -53,13 +68,16 @@ async def root_at(session: AsyncSession, tree_size: int) -> bytes:
 
 
 async def _nodes(session: AsyncSession, wanted: set[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-    if not wanted:
-        return {}
-    params: dict[str, int] = {}
-    for n, (level, index) in enumerate(sorted(wanted)):
-        params[f"level_{n}"], params[f"idx_{n}"] = level, index
-    rows = (await session.execute(_nodes_query(len(wanted)), params)).all()
-    return {(int(level), int(index)): bytes(digest) for level, index, digest in rows}
+    found: dict[merkle.NodeId, bytes] = {}
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), _NODES_PER_QUERY):
+        chunk = ordered[start : start + _NODES_PER_QUERY]
+        params: dict[str, int] = {}
+        for n, (level, index) in enumerate(chunk):
+            params[f"level_{n}"], params[f"idx_{n}"] = level, index
+        rows = (await session.execute(_nodes_query(len(chunk)), params)).all()
+        found.update({(int(level), int(index)): bytes(digest) for level, index, digest in rows})
+    return found
 
 
 @lru_cache(maxsize=256)

@@ -10,7 +10,6 @@ party, which reads and checks them here. Owners never read openings.
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,19 +21,17 @@ from sqlmodel import col
 
 from sharing.access.disclosure import REPORTED_ACTIONS, created_event_id
 from sharing.access.seals import is_sealed, seals_of
-from sharing.audit.checkpoints import latest_checkpoint, sign_checkpoint
+from sharing.audit.checkpoints import checkpoint_covering
 from sharing.audit.commitments import Opening
 from sharing.audit.log import leaf_bytes
 from sharing.audit.models import (
     AccessSeal,
-    AuditCheckpoint,
     AuditDisclosure,
     AuditEvent,
     AuditEventCamera,
     AuditOpening,
-    MerkleNode,
 )
-from sharing.audit.proofs import inclusion_path
+from sharing.audit.proofs import leaves_and_inclusion_paths
 from sharing.audit.service import record
 from sharing.cameras.models import Camera
 from sharing.clock import Clock, as_utc
@@ -265,19 +262,21 @@ async def _items(
         links[int(link_event)].append(str(link_camera))
     request_ids = {_request_id(event) for event in events.values()}
     seals = await seals_of(session, {r for r in request_ids if r is not None})
-    checkpoint = await _checkpoint_covering(session, max(event_ids), settings, clock)
-    leaf_hashes = await _leaf_hashes(session, event_ids)
+    checkpoint = await checkpoint_covering(session, settings, clock, max(event_ids))
+    proven = await leaves_and_inclusion_paths(session, event_ids, checkpoint.tree_size)
     now = clock.now()
     items: list[ReportItem] = []
     for event_id in event_ids:
         event = events[event_id]
         request_id = _request_id(event)
         seal = seals.get(request_id) if request_id is not None else None
+        leaf_hash, path = proven[event_id]
+        assert leaf_hash is not None  # a reported event's leaf is in the tree it is proven in
         proof = Proof(
             leaf_index=event_id,
-            leaf_hash=leaf_hashes[event_id],
+            leaf_hash=leaf_hash,
             tree_size=checkpoint.tree_size,
-            path=await inclusion_path(session, event_id, checkpoint.tree_size),
+            path=path,
             checkpoint=checkpoint.note,
         )
         items.extend(
@@ -285,27 +284,6 @@ async def _items(
             for camera in links[event_id]
         )
     return items
-
-
-async def _checkpoint_covering(
-    session: AsyncSession, event_id: int, settings: Settings, clock: Clock
-) -> AuditCheckpoint:
-    """The latest checkpoint, or a new one if the latest does not hold ``event_id`` yet."""
-    checkpoint = await latest_checkpoint(session)
-    if checkpoint is None or checkpoint.tree_size <= event_id:
-        checkpoint = await sign_checkpoint(session, settings, clock)
-    if checkpoint is None or checkpoint.tree_size <= event_id:  # pragma: no cover - defensive
-        raise Conflict("the log has no checkpoint covering this report yet; try again")
-    return checkpoint
-
-
-async def _leaf_hashes(session: AsyncSession, event_ids: list[int]) -> dict[int, bytes]:
-    rows = await session.execute(
-        select(col(MerkleNode.index), col(MerkleNode.hash)).where(
-            col(MerkleNode.level) == 0, col(MerkleNode.index).in_(event_ids)
-        )
-    )
-    return {int(index): bytes(digest) for index, digest in rows}
 
 
 def _request_id(event: AuditEvent) -> uuid.UUID | None:
@@ -353,11 +331,6 @@ async def _check_auditor(
         raise InvalidInput(
             "auditor_party_id", "an owner of the access's cameras never reads its openings"
         )
-
-
-def b64(raw: bytes) -> str:
-    """Standard base64 with padding."""
-    return base64.b64encode(raw).decode("ascii")
 
 
 def seal_date(item: ReportItem) -> datetime | None:

@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED
 
 from sharing.audit import report
+from sharing.audit.notes import b64
 from sharing.audit.report_schemas import (
     AccessReport,
     AccessReportEntry,
@@ -156,9 +157,9 @@ class AccessReportController(Controller):
 def _entry(item: report.ReportItem) -> AccessReportEntry:
     proof = ReportProof(
         leaf_index=item.proof.leaf_index,
-        leaf_hash=report.b64(item.proof.leaf_hash),
+        leaf_hash=b64(item.proof.leaf_hash),
         tree_size=item.proof.tree_size,
-        inclusion_path=[report.b64(node) for node in item.proof.path],
+        inclusion_path=[b64(node) for node in item.proof.path],
         checkpoint=item.proof.checkpoint,
     )
     common = {
@@ -192,7 +193,7 @@ def _entry(item: report.ReportItem) -> AccessReportEntry:
             "case_reference_commitment": details.get("case_reference_commitment"),
             "officer_member_id": details.get("officer_member_id"),
             "officer_commitment": details.get("officer_commitment"),
-            "leaf": report.b64(item.leaf),
+            "leaf": b64(item.leaf),
         }
     )
 

@@ -26,7 +26,7 @@ from sqlmodel import col
 from sharing.audit import merkle
 from sharing.audit.checkpoints import WITNESS_KEY, note_signer
 from sharing.audit.log_schemas import CosignatureAccepted, WitnessCreate, WitnessRead
-from sharing.audit.log_service import b64, witness_read
+from sharing.audit.log_service import witness_read
 from sharing.audit.models import AuditCheckpoint, AuditCosignature, AuditWitness, WitnessedLog
 from sharing.audit.notes import (
     COSIGNATURE_V1,
@@ -35,6 +35,7 @@ from sharing.audit.notes import (
     Signature,
     SignedNote,
     VerifierKey,
+    b64,
     cosign,
     cosignature_timestamp,
 )
@@ -303,7 +304,7 @@ async def witness_log(
 
 
 class _Refusal(Exception):
-    pass
+    """Why a checkpoint is not cosigned; becomes a recorded ``WitnessRefused``."""
 
 
 async def _fetch_latest(http: httpx.AsyncClient, base: str) -> tuple[SignedNote, Checkpoint]:

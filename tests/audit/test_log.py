@@ -294,6 +294,25 @@ async def test_a_burst_of_appends_costs_a_few_transactions(log_database: LogData
         assert sorted(ids) == list(range(min(ids), min(ids) + 1000))
 
 
+async def test_a_page_of_proofs_is_read_in_bounded_queries_and_each_verifies(
+    log_database: LogDatabase,
+) -> None:
+    # A thousand leaves need far more nodes than one query may name (SQLite's expression
+    # depth): the batch splits its reads and every path still verifies.
+    async with observed(log_database.settings) as db:
+        appender = AuditAppender(db.sessionmaker)
+        await asyncio.gather(*(appender.append(verdict_like(n)) for n in range(1000)))
+        async with db.sessionmaker() as session:
+            size = await log_size(session)
+            root = await proofs.root_at(session, size)
+            indices = list(range(size - 1000, size))
+            proven = await proofs.leaves_and_inclusion_paths(session, indices, size)
+    assert sorted(proven) == indices
+    for index, (leaf, path) in proven.items():
+        assert leaf is not None
+        assert merkle.verify_inclusion(leaf, index, size, path, root), index
+
+
 # --- through a served hub ---------------------------------------------------------------
 
 
